@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# One idempotent set-up behind `make demo` / `make test`:
+#   1. .venv with python3.11
+#   2. the pinned OpenMMLab stack (mmcv from a wheel cache, else built from sdist)
+#   3. `pip install -e .` of this plugin
+#   4. Fashion-MNIST un-gzipped into $NNCLR_DATA_ROOT (default: data/fashion_mnist)
+# A stamp file keyed on the requirement files makes a second run take seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3.11}"
+VENV="${VENV:-$ROOT/.venv}"
+SHARED_WHEELS="${SHARED_WHEELS:-$ROOT/../shared/wheels}"
+LOCAL_WHEELS="$ROOT/.cache/wheels"
+MMCV_VERSION="2.1.0"
+DATA_ROOT="${NNCLR_DATA_ROOT:-$ROOT/data/fashion_mnist}"
+DEB_DIR="/usr/share/datasets/fashion-mnist"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# ---------------------------------------------------------------- venv
+if [ ! -x "$VENV/bin/python" ]; then
+    command -v "$PYTHON" >/dev/null || {
+        echo "[setup] ERROR: $PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+        exit 1
+    }
+    log "creating $VENV with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip)
+
+# The stamp covers every file that decides what gets installed.
+stamp_src=$(cat requirements/*.txt setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
+STAMP="$VENV/.nnclr_plugin_setup"
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$stamp_src" ]; then
+    log "environment up to date ($VENV)"
+else
+    mkdir -p "$LOCAL_WHEELS"
+    FIND_LINKS=(--find-links "$LOCAL_WHEELS")
+    [ -d "$SHARED_WHEELS" ] && FIND_LINKS+=(--find-links "$SHARED_WHEELS")
+
+    log "installing build prerequisites"
+    "${PIP[@]}" install -q --upgrade pip
+    "${PIP[@]}" install -q -r requirements/build.txt
+
+    # mmcv 2.1.0 has no wheel for torch 2.14: take one from a cache or build it.
+    if ! "${PIP[@]}" install -q --no-deps --no-index "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
+        log "no cached mmcv $MMCV_VERSION wheel: building from the sdist (about 15 min on 2 cores)"
+        build_dir="$(mktemp -d)"
+        "${PIP[@]}" download -q --no-deps --no-binary :all: -d "$build_dir" "mmcv==$MMCV_VERSION"
+        tar -xzf "$build_dir"/mmcv-"$MMCV_VERSION".tar.gz -C "$build_dir"
+        src="$build_dir/mmcv-$MMCV_VERSION"
+        # torch >= 2.10 headers use C++20 features; mmcv 2.1.0 hard-codes c++17.
+        sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+        if command -v nvcc >/dev/null && command -v nvidia-smi >/dev/null && nvidia-smi >/dev/null 2>&1; then
+            export FORCE_CUDA=1
+            log "nvcc and a GPU found: building CUDA ops too"
+        fi
+        MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+            "${PIP[@]}" wheel -q --no-build-isolation --no-deps -w "$LOCAL_WHEELS" "$src"
+        rm -rf "$build_dir"
+        "${PIP[@]}" install -q --no-deps --no-index --find-links "$LOCAL_WHEELS" "mmcv==$MMCV_VERSION"
+    fi
+
+    log "installing the pinned stack and test requirements"
+    "${PIP[@]}" install -q "${FIND_LINKS[@]}" -r requirements/runtime.txt -r requirements/tests.txt
+    log "installing nnclr_plugin (editable)"
+    "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+    echo "$stamp_src" > "$STAMP"
+    log "environment ready"
+fi
+
+# ---------------------------------------------------------------- data
+FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+have_all() { for f in "${FILES[@]}"; do [ -f "$DATA_ROOT/$f" ] || return 1; done; }
+
+if have_all; then
+    log "Fashion-MNIST ready in $DATA_ROOT"
+    exit 0
+fi
+if [ ! -f "$DEB_DIR/${FILES[0]}.gz" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing Debian package dataset-fashion-mnist"
+        apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }
+    else
+        cat >&2 <<MSG
+[setup] Fashion-MNIST is missing: looked for ${FILES[*]} in $DATA_ROOT
+        and for the .gz files in $DEB_DIR.
+        Get them with:   sudo apt-get install dataset-fashion-mnist   and re-run make,
+        or put the four un-gzipped idx files in a folder and set NNCLR_DATA_ROOT to it.
+MSG
+        exit 0  # the environment itself is ready; data-dependent steps fail with the same hint
+    fi
+fi
+mkdir -p "$DATA_ROOT"
+for f in "${FILES[@]}"; do
+    gunzip -c "$DEB_DIR/$f.gz" > "$DATA_ROOT/$f.tmp" && mv "$DATA_ROOT/$f.tmp" "$DATA_ROOT/$f"
+done
+log "Fashion-MNIST un-gzipped into $DATA_ROOT"

@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements(name: str) -> list:
+    lines = (HERE / 'requirements' / name).read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith('#')]
+
+
+def read_version() -> str:
+    scope: dict = {}
+    exec((HERE / 'nnclr_plugin' / 'version.py').read_text(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='nnclr_plugin',
+    version=read_version(),
+    description='NNCLR and SNCLR (nearest / soft-neighbour contrastive '
+    'learning) as an OpenMMLab plugin',
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.11',
+    packages=find_packages(include=['nnclr_plugin', 'nnclr_plugin.*']),
+    install_requires=read_requirements('runtime.txt'),
+    extras_require={
+        'tests': read_requirements('tests.txt'),
+        'optional': read_requirements('optional.txt'),
+    },
+    zip_safe=False,
+)
