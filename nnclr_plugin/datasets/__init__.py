@@ -1,0 +1,4 @@
+from .fashion_mnist import LocalFashionMNIST
+from .transforms import GrayBrightnessContrast
+
+__all__ = ['LocalFashionMNIST', 'GrayBrightnessContrast']

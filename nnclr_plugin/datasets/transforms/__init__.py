@@ -1,0 +1,3 @@
+from .gray_jitter import GrayBrightnessContrast
+
+__all__ = ['GrayBrightnessContrast']

@@ -1,0 +1,81 @@
+"""Distributed training on CPU (gloo) with a stock mmengine Runner.
+
+mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and wraps the
+model in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a machine without
+a GPU, and torch's DDP refuses SyncBN on CPU. ``prepare_cpu_distributed``
+initialises the gloo process group first (the Runner then skips its own
+``init_dist``) and selects :class:`CPUDistributedDataParallel`. On a machine
+with CUDA it does nothing, so GPU runs are untouched.
+"""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
+from mmengine.registry import MODEL_WRAPPERS
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """``MMDistributedDataParallel`` for CPU processes (gloo backend).
+
+    SyncBN layers become plain BN (per-process statistics), because torch's
+    SyncBN needs CUDA; GPU configs keep SyncBN unchanged.
+
+    Args:
+        module (nn.Module): The model to wrap.
+        **kwargs: Passed to ``MMDistributedDataParallel``; ``device_ids``
+            is forced to ``None`` (the module's own device).
+    """
+
+    def __init__(self, module: torch.nn.Module, **kwargs):
+        if any(isinstance(m, torch.nn.SyncBatchNorm)
+               for m in module.modules()):
+            print_log(
+                'CPU distributed training: SyncBN layers run as per-process '
+                'BN.', logger='current')
+            module = revert_sync_batchnorm(module)
+        kwargs['device_ids'] = None
+        super().__init__(module=module, **kwargs)
+
+
+def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Make ``cfg`` trainable with ``launcher`` on a CPU-only machine.
+
+    Args:
+        cfg (Config): The config the Runner will be built from; its
+            ``env_cfg.dist_cfg.backend`` and ``model_wrapper_cfg`` are set.
+        launcher (str): The launcher given to the Runner (``'none'``,
+            ``'pytorch'``, ``'slurm'`` or ``'mpi'``).
+
+    Returns:
+        bool: Whether a CPU process group was set up.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    cfg.setdefault('env_cfg', {})
+    cfg.env_cfg.setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    if wrapper.get('type', 'MMDistributedDataParallel') not in (
+            'MMDistributedDataParallel', 'CPUDistributedDataParallel'):
+        raise ValueError(
+            f"model_wrapper_cfg.type={wrapper['type']!r} cannot run without "
+            'CUDA; leave it unset or use MMDistributedDataParallel')
+    wrapper['type'] = 'CPUDistributedDataParallel'
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    if not torch_dist.is_initialized():
+        if launcher == 'pytorch':
+            torch_dist.init_process_group(backend='gloo')
+        elif launcher == 'slurm':
+            os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+            os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+            torch_dist.init_process_group(backend='gloo')
+        else:
+            raise ValueError(
+                f'launcher={launcher!r} is not supported without CUDA; '
+                "use 'pytorch' (torchrun / tools/dist_train.sh) or 'slurm'")
+    return True
