@@ -1,7 +1,7 @@
 # Short CPU schedule shared by every Fashion-MNIST demo, so that algorithms
 # are compared on the same budget: SGD + linear warm-up + cosine decay,
 # counted in iterations.
-max_iters = 500
+max_iters = 300
 
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -18,12 +18,12 @@ param_scheduler = [
         start_factor=1e-3,
         by_epoch=False,
         begin=0,
-        end=50),
+        end=30),
     dict(
         type='CosineAnnealingLR',
-        T_max=max_iters - 50,
+        T_max=max_iters - 30,
         by_epoch=False,
-        begin=50,
+        begin=30,
         end=max_iters),
 ]
 

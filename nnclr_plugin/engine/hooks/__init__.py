@@ -1,0 +1,3 @@
+from .support_set_queue_hook import SupportSetQueueHook, find_queues
+
+__all__ = ['SupportSetQueueHook', 'find_queues']

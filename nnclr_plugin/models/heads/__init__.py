@@ -1,0 +1,3 @@
+from .nnclr_head import NNCLRHead
+
+__all__ = ['NNCLRHead']

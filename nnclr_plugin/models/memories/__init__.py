@@ -1,0 +1,3 @@
+from .support_set_queue import Neighbors, SupportSetQueue
+
+__all__ = ['Neighbors', 'SupportSetQueue']

@@ -1,0 +1,88 @@
+"""Hook that owns the lifecycle of every SupportSetQueue in a model."""
+from typing import List, Optional, Sequence, Tuple
+
+from mmengine.dist import get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+from nnclr_plugin.models.memories import SupportSetQueue
+
+DATA_BATCH = Optional[Sequence[dict]]
+
+
+def find_queues(model) -> List[Tuple[str, SupportSetQueue]]:
+    """``(path, queue)`` for each :class:`SupportSetQueue` in ``model``."""
+    if is_model_wrapper(model):
+        model = model.module
+    return [(name, m) for name, m in model.named_modules()
+            if isinstance(m, SupportSetQueue)]
+
+
+@HOOKS.register_module()
+class SupportSetQueueHook(Hook):
+    """Fill, check and monitor the support sets of any model.
+
+    Before training it checks that every queue holds at least one global
+    batch. After each training iteration it enqueues what the model stashed
+    during the step (so lookups never see the current batch) and logs, per
+    queue, ``support_set/fill`` (share of valid rows), ``support_set/
+    nn_similarity`` (mean cosine of the top-1 neighbour) and, when the data
+    carry labels, ``support_set/nn_label_agreement`` (share of top-1
+    neighbours of the query's class, a diagnostic only).
+
+    Args:
+        warmup_iters (int): During the first ``warmup_iters`` iterations
+            queues are filled but not used for lookups: heads fall back to
+            the view's own projection as positive. Defaults to 0.
+    """
+
+    priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) saves the queue
+
+    def __init__(self, warmup_iters: int = 0) -> None:
+        if not isinstance(warmup_iters, int) or warmup_iters < 0:
+            raise ValueError('SupportSetQueueHook: warmup_iters must be a '
+                             f'non-negative int, got {warmup_iters!r}')
+        self.warmup_iters = warmup_iters
+        self.queues: List[Tuple[str, SupportSetQueue]] = []
+
+    def before_train(self, runner) -> None:
+        self.queues = find_queues(runner.model)
+        if not self.queues:
+            raise ValueError(
+                'SupportSetQueueHook is in custom_hooks but the model '
+                f'({type(runner.model).__name__}) contains no '
+                'SupportSetQueue; remove the hook or use a head with one')
+        global_batch = runner.train_dataloader.batch_size * get_world_size()
+        for name, queue in self.queues:
+            if queue.size < global_batch:
+                raise ValueError(
+                    f'model.{name}.size={queue.size} is smaller than the '
+                    f'global batch ({runner.train_dataloader.batch_size} per '
+                    f'process x {get_world_size()} processes = '
+                    f'{global_batch}); the support set must hold at least '
+                    'one global batch')
+            queue.manager = type(self).__name__
+
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch: DATA_BATCH = None) -> None:
+        # Derived from the iteration counter, so a resumed run agrees.
+        use = runner.iter >= self.warmup_iters
+        for _, queue in self.queues:
+            queue.use_neighbors = use
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: DATA_BATCH = None,
+                         outputs: Optional[dict] = None) -> None:
+        hub = runner.message_hub
+        for name, queue in self.queues:
+            queue.flush()
+            prefix = 'train/support_set/' if len(self.queues) == 1 else \
+                f'train/support_set/{name}/'
+            hub.update_scalar(prefix + 'fill', queue.fill_ratio)
+            for key, value in queue.pop_stats().items():
+                hub.update_scalar(prefix + key, value)

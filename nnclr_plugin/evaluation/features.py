@@ -1,0 +1,154 @@
+"""Frozen backbone features of an mmpretrain model, for kNN / linear probes."""
+from typing import Iterable, Optional, Sequence, Tuple, Union
+
+import torch
+from mmpretrain.models.utils import (ClsDataPreprocessor,
+                                     SelfSupDataPreprocessor)
+from torch import Tensor, nn
+
+
+def _eval_preprocessor(preprocessor: nn.Module) -> nn.Module:
+    """A data preprocessor that can handle a single-view evaluation batch.
+
+    ``SelfSupDataPreprocessor`` is written for multi-view training batches:
+    it treats any list in ``inputs`` as a list of views. A single-view
+    pipeline collated with mmengine's default ``pseudo_collate`` also gives a
+    list (one tensor per image), which it would "normalise" image by image
+    and return unstacked, so the backbone would get a list of 3-D tensors.
+    A ``ClsDataPreprocessor`` with the same statistics normalises and stacks
+    both collate formats identically, so it replaces the self-supervised one.
+
+    Args:
+        preprocessor (nn.Module): The model's own ``data_preprocessor``.
+
+    Returns:
+        nn.Module: ``preprocessor`` itself, or an equivalent
+        ``ClsDataPreprocessor`` on the same device.
+    """
+    if not isinstance(preprocessor, SelfSupDataPreprocessor):
+        return preprocessor
+    mean = std = None
+    if preprocessor._enable_normalize:
+        # ``TwoNormDataPreprocessor`` (CAE, BEiT) keeps the statistics of
+        # the images the backbone sees in ``mean``/``std`` as well.
+        mean = preprocessor.mean.flatten().tolist()
+        std = preprocessor.std.flatten().tolist()
+    # SelfSupDataPreprocessor never pads, hence no pad_size_divisor here.
+    # Its channel flip is unconditional; ClsDataPreprocessor's flips only
+    # 3-channel inputs, the only ones for which the flip is defined.
+    replacement = ClsDataPreprocessor(
+        mean=mean, std=std, to_rgb=preprocessor._channel_conversion)
+    return replacement.to(preprocessor.device)
+
+
+def _pick_feature(output: Union[Tensor, Sequence]) -> Tensor:
+    """Reduce a backbone output to one ``(N, C)`` feature per image.
+
+    Args:
+        output (Tensor | Sequence): What ``backbone(inputs)`` returned;
+            mmpretrain backbones return a tuple with one entry per
+            ``out_indices``, the last being the deepest stage.
+
+    Returns:
+        Tensor: Features of shape ``(N, C)``.
+    """
+    if isinstance(output, (tuple, list)):
+        if len(output) == 0:
+            raise ValueError('The backbone returned an empty tuple; check '
+                             'its out_indices')
+        output = output[-1]
+    if isinstance(output, (tuple, list)):
+        # Older ViT-style outputs per stage: [cls_token] or
+        # (patch_token, cls_token); the 2-D entry is the image embedding.
+        flat = [t for t in output if isinstance(t, Tensor) and t.dim() == 2]
+        if not flat:
+            shapes = [tuple(t.shape) if isinstance(t, Tensor) else type(t)
+                      for t in output]
+            raise ValueError(
+                'Cannot find a 2-D (N, C) tensor in the last backbone output '
+                f'(shapes {shapes})')
+        output = flat[-1]
+    if not isinstance(output, Tensor):
+        raise ValueError(
+            f'Expected the backbone to output tensors, got {type(output)}')
+    if output.dim() == 4:
+        # Global average pooling, as the classification necks do.
+        return output.mean(dim=(2, 3))
+    if output.dim() == 2:
+        return output
+    raise ValueError(
+        f'Unsupported backbone output shape {tuple(output.shape)}: expected '
+        '(N, C) or (N, C, H, W). For ViTs set out_type to "cls_token", '
+        '"featmap" or "avg_featmap" instead of "raw".')
+
+
+def _single_label(sample) -> int:
+    label = sample.gt_label
+    label = torch.as_tensor(label).flatten()
+    if label.numel() != 1:
+        raise ValueError(
+            f'kNN evaluation needs one label per image, got gt_label='
+            f'{label.tolist()}')
+    return int(label.item())
+
+
+@torch.no_grad()
+def extract_backbone_features(
+        model: nn.Module,
+        dataloader: Iterable[dict],
+        max_samples: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    """Run ``model.backbone`` over a dataloader and collect its features.
+
+    Works for mmpretrain self-supervised algorithms (``BaseSelfSupervisor``
+    subclasses) and for ``ImageClassifier`` models; the dataloader must
+    yield single-view batches (``PackInputs`` without ``MultiView``) with
+    ``gt_label`` in the data samples. The model is put in eval mode (BN
+    uses its running statistics) and its previous mode restored afterwards.
+
+    Args:
+        model (nn.Module): A model with ``data_preprocessor`` and
+            ``backbone`` attributes.
+        dataloader (Iterable[dict]): An mmengine dataloader, with either
+            ``pseudo_collate`` or ``default_collate``.
+        max_samples (int, optional): Stop after this many images. None
+            means the whole dataloader. Defaults to None.
+
+    Returns:
+        Tuple[Tensor, Tensor]: Features of shape ``(N, C)`` (float32, on the
+        CPU so that large memory banks do not fill an accelerator) and
+        labels of shape ``(N, )`` (int64).
+    """
+    if max_samples is not None and max_samples < 0:
+        raise ValueError(
+            f'max_samples must be >= 0 or None, got max_samples={max_samples}')
+    preprocessor = _eval_preprocessor(model.data_preprocessor)
+    was_training = model.training
+    model.eval()
+    feats, labels = [], []
+    num_seen = 0
+    try:
+        for data in dataloader:
+            if max_samples is not None and num_seen >= max_samples:
+                break
+            samples = data['data_samples']
+            data = preprocessor(data, False)
+            inputs = data['inputs']
+            if not isinstance(inputs, Tensor):
+                raise ValueError(
+                    'The data preprocessor returned a list of inputs; '
+                    'feature extraction expects a single-view pipeline '
+                    '(no MultiView).')
+            batch_feats = _pick_feature(model.backbone(inputs))
+            batch_labels = [_single_label(s) for s in samples]
+            if max_samples is not None:
+                keep = max_samples - num_seen
+                batch_feats = batch_feats[:keep]
+                batch_labels = batch_labels[:keep]
+            feats.append(batch_feats.float().cpu())
+            labels.append(torch.tensor(batch_labels, dtype=torch.long))
+            num_seen += len(batch_labels)
+    finally:
+        model.train(was_training)
+    if not feats:
+        return torch.zeros(0, 0), torch.zeros(0, dtype=torch.long)
+    return torch.cat(feats), torch.cat(labels)

@@ -1,0 +1,112 @@
+"""NNCLR: nearest-neighbour contrastive learning of visual representations."""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmpretrain.models import BaseSelfSupervisor
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch import nn
+
+
+def linear_out_features(module: nn.Module) -> Optional[int]:
+    """``out_features`` of the last ``nn.Linear`` in ``module``, if any."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else None
+
+
+def linear_in_features(module: nn.Module) -> Optional[int]:
+    """``in_features`` of the first ``nn.Linear`` in ``module``, if any."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[0].in_features if linears else None
+
+
+def gt_labels(data_samples: Optional[List[DataSample]],
+              device: torch.device) -> Optional[torch.Tensor]:
+    """Ground-truth labels of a batch when every sample carries one."""
+    if not data_samples or not all('gt_label' in ds for ds in data_samples):
+        return None
+    return torch.cat([ds.gt_label.view(-1)[:1] for ds in data_samples
+                      ]).to(device)
+
+
+def check_head_dims(neck: nn.Module, head: nn.Module) -> None:
+    """Fail at build time when the neck does not feed the head's queue."""
+    neck_out = linear_out_features(neck)
+    if neck_out is None:
+        return
+    queue = getattr(head, 'queue', None)
+    if queue is not None and queue.feat_dim != neck_out:
+        raise ValueError(
+            f'model.neck outputs {neck_out}-d projections but '
+            f'model.head.queue.feat_dim={queue.feat_dim}; set them equal')
+    predictor = getattr(head, 'predictor', None)
+    pred_in = None if predictor is None else linear_in_features(predictor)
+    if pred_in is not None and pred_in != neck_out:
+        raise ValueError(
+            f'model.neck outputs {neck_out}-d projections but '
+            f'model.head.predictor takes in_channels={pred_in}')
+
+
+@MODELS.register_module()
+class NNCLR(BaseSelfSupervisor):
+    """NNCLR (Dwibedi et al., ICCV 2021).
+
+    Two views go through backbone and projection neck; for each view the
+    positive is the nearest neighbour of its projection in a support set of
+    past view-1 projections, and the loss is InfoNCE between that neighbour
+    and the prediction of the *other* view, symmetrised::
+
+        loss = (InfoNCE(NN(z1), p2) + InfoNCE(NN(z2), p1)) / 2
+
+    The head (:class:`NNCLRHead`) owns predictor, support set and loss; the
+    :class:`SupportSetQueueHook` enqueues ``z1`` after each step.
+
+    Args:
+        backbone (dict): Backbone config.
+        neck (dict): Projection MLP config (returns a tuple).
+        head (dict): Head config, usually :class:`NNCLRHead`.
+        pretrained (str, optional): Checkpoint to initialise from.
+        data_preprocessor (dict, optional): Defaults to
+            ``SelfSupDataPreprocessor``.
+        init_cfg (dict or list[dict], optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        check_head_dims(self.neck, self.head)
+
+    def loss(self, inputs: List[torch.Tensor],
+             data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Symmetrised NNCLR loss of two views.
+
+        Args:
+            inputs (list[Tensor]): Two batches of views.
+            data_samples (list[DataSample]): Their samples; ground-truth
+                labels, when present, feed only the NN-agreement log.
+
+        Returns:
+            dict[str, Tensor]: ``loss``.
+        """
+        if not isinstance(inputs, list) or len(inputs) != 2:
+            raise ValueError('NNCLR expects two views per sample (MultiView '
+                             'with num_views=2 in the train pipeline)')
+        z1 = self.neck(self.backbone(inputs[0]))[0]
+        z2 = self.neck(self.backbone(inputs[1]))[0]
+        labels = gt_labels(data_samples, z1.device)
+        # The first call's target (z1) is the one enqueued after the step.
+        loss = 0.5 * (self.head.loss(z2, z1, labels) +
+                      self.head.loss(z1, z2, labels))
+        return dict(loss=loss)
