@@ -16,13 +16,14 @@ from torch import Tensor
 
 
 def _check_2d(name: str, feats: Tensor) -> None:
-    if not isinstance(feats, Tensor) or feats.dim() != 2:
-        shape = tuple(feats.shape) if isinstance(feats, Tensor) else None
-        raise ValueError(
-            f'{name} must be a 2-D tensor (num_samples, feat_dim), got '
-            f'{name} with shape {shape}'
-            + ('' if isinstance(feats, Tensor) else
-               f' (type {type(feats).__name__})'))
+    if not isinstance(feats, Tensor):
+        raise ValueError(f'{name} must be a 2-D tensor (num_samples, '
+                         f'feat_dim), got {name} of type '
+                         f'{type(feats).__name__}')
+    if feats.dim() != 2:
+        raise ValueError(f'{name} must be a 2-D tensor (num_samples, '
+                         f'feat_dim), got {name} with shape '
+                         f'{tuple(feats.shape)}')
 
 
 def _check_labels(name: str, labels: Tensor, num_samples: int,

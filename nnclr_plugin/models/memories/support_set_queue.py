@@ -218,7 +218,7 @@ class SupportSetQueue(BaseModule):
             if best_sims is not None:
                 sims = torch.cat([best_sims, sims], dim=1)
                 idx = torch.cat([best_idx, idx], dim=1)
-                sims, order = sims.topk(k, dim=1)
+                sims, order = sims.topk(min(k, sims.shape[1]), dim=1)
                 idx = idx.gather(1, order)
             best_sims, best_idx = sims, idx
         return Neighbors(bank[best_idx], best_idx, best_sims)

@@ -1,0 +1,524 @@
+"""Nearest-neighbour grids of NNCLR projections (support set or dataset).
+
+The support set of NNCLR stores L2-normalised *projections*, not images, so
+a picture of "the neighbours NNCLR uses" needs a gallery of real images in
+the same space. The helpers here embed images with the model's backbone and
+projection neck, look neighbours up (exactly, in the support set or in the
+gallery), attach to each support-set row the gallery image whose projection
+is closest to it, and draw the result with matplotlib's Agg canvas (no
+pyplot, so no global backend state is touched).
+"""
+from typing import (Dict, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple)
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+from mmpretrain.models.utils import (ClsDataPreprocessor,
+                                     SelfSupDataPreprocessor)
+from torch import Tensor, nn
+
+from nnclr_plugin.models.memories import SupportSetQueue
+
+# Figure geometry in inches. Every tile gets the same box, so the PNG size
+# is a known function of the grid shape (see :func:`grid_figure_size`).
+TILE_SIZE = 1.1  # side of one image
+TILE_TITLE = 0.42  # two text lines above each image
+TILE_PAD = 0.1  # gap between tiles
+QUERY_GAP = 0.3  # extra gap that separates the query column
+TITLE_LINE = 0.22  # one line of the 11 pt figure title
+CAPTION_LINE = 0.15  # one line of the 8 pt caption
+HEADER_MARGIN = 0.12  # above the title, between title and caption, below
+DPI = 100
+
+SAME_CLASS_COLOR = '#1a9641'
+OTHER_CLASS_COLOR = '#d7191c'
+UNKNOWN_CLASS_COLOR = '#888888'
+QUERY_COLOR = '#2b5fad'
+
+
+# ---------------------------------------------------------------- embedding
+def build_eval_preprocessor(preprocessor: nn.Module) -> nn.Module:
+    """A data preprocessor for single-view evaluation batches.
+
+    ``SelfSupDataPreprocessor`` reads a list in ``inputs`` as a list of
+    *views* and returns it unstacked, but a single-view batch collated with
+    ``pseudo_collate`` is also a list (one tensor per image). A
+    ``ClsDataPreprocessor`` with the same mean, std and channel flip stacks
+    and normalises such a batch the way the training views were normalised.
+
+    Args:
+        preprocessor (nn.Module): The model's ``data_preprocessor``.
+
+    Returns:
+        nn.Module: ``preprocessor`` itself when it is not a
+        ``SelfSupDataPreprocessor``, otherwise an equivalent
+        ``ClsDataPreprocessor`` on the same device.
+    """
+    if not isinstance(preprocessor, SelfSupDataPreprocessor):
+        return preprocessor
+    mean = std = None
+    if preprocessor._enable_normalize:
+        mean = preprocessor.mean.flatten().tolist()
+        std = preprocessor.std.flatten().tolist()
+    # SelfSupDataPreprocessor flips channels whenever to_rgb is set;
+    # ClsDataPreprocessor only flips 3-channel inputs, which are the only
+    # ones where the flip means anything.
+    replacement = ClsDataPreprocessor(
+        mean=mean, std=std, to_rgb=preprocessor._channel_conversion)
+    return replacement.to(preprocessor.device)
+
+
+def project(model: nn.Module, inputs: Tensor) -> Tensor:
+    """L2-normalised projections of a normalised image batch.
+
+    Args:
+        model (nn.Module): A self-supervised model with ``backbone`` and
+            (usually) ``neck``.
+        inputs (Tensor): ``(N, C, H, W)`` normalised images.
+
+    Returns:
+        Tensor: ``(N, D)`` unit-norm projections, the space of the support
+        set. Without a neck, globally pooled last backbone features.
+    """
+    feats = model.backbone(inputs)
+    if getattr(model, 'neck', None) is not None:
+        out = model.neck(feats)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+    else:
+        out = feats[-1] if isinstance(feats, (tuple, list)) else feats
+    if out.dim() == 4:
+        out = out.mean(dim=(2, 3))
+    return F.normalize(out.float(), dim=1)
+
+
+@torch.no_grad()
+def embed_images(model: nn.Module,
+                 dataloader: Iterable[dict],
+                 max_samples: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    """Project every image of a single-view dataloader.
+
+    The model runs in eval mode, so BN uses running statistics and a
+    projection does not depend on the other images of its batch (the
+    support-set rows were written in train mode, so similarities to them are
+    typically a little lower than the ones NNCLR sees while training). The
+    previous mode is restored afterwards.
+
+    Args:
+        model (nn.Module): Model with ``data_preprocessor``, ``backbone``
+            and ``neck``.
+        dataloader (Iterable[dict]): Batches with ``inputs`` and
+            ``data_samples`` (``PackInputs`` without ``MultiView``).
+        max_samples (int, optional): Stop after this many images. Defaults
+            to None (all).
+
+    Returns:
+        Tuple[Tensor, Tensor]: ``(N, D)`` float32 unit-norm projections on
+        the CPU and ``(N, )`` int64 labels (-1 where a sample has none).
+    """
+    if max_samples is not None and max_samples < 0:
+        raise ValueError(f'max_samples must be >= 0, got {max_samples}')
+    preprocessor = build_eval_preprocessor(model.data_preprocessor)
+    was_training = model.training
+    model.eval()
+    feats: List[Tensor] = []
+    labels: List[int] = []
+    try:
+        for data in dataloader:
+            if max_samples is not None and len(labels) >= max_samples:
+                break
+            samples = data['data_samples']
+            inputs = preprocessor(data, False)['inputs']
+            if not isinstance(inputs, Tensor):
+                raise ValueError('embed_images expects single-view batches '
+                                 '(no MultiView in the pipeline)')
+            batch = project(model, inputs)
+            batch_labels = [
+                int(torch.as_tensor(s.gt_label).flatten()[0])
+                if 'gt_label' in s else -1 for s in samples
+            ]
+            if max_samples is not None:
+                keep = max_samples - len(labels)
+                batch, batch_labels = batch[:keep], batch_labels[:keep]
+            feats.append(batch.cpu())
+            labels.extend(batch_labels)
+    finally:
+        model.train(was_training)
+    if not feats:
+        raise ValueError('embed_images: the dataloader yielded no images')
+    return torch.cat(feats), torch.tensor(labels, dtype=torch.long)
+
+
+def iter_batches(dataset: Sequence,
+                 indices: Sequence[int],
+                 batch_size: int = 256) -> Iterator[dict]:
+    """Batches of ``dataset[i]`` for ``i`` in ``indices``, in that order.
+
+    A plain generator instead of a ``DataLoader``: the order must be exactly
+    ``indices`` (rows of the figure, gallery positions), and the images are
+    few and tiny, so worker processes would cost more than they save.
+
+    Args:
+        dataset (Sequence): A dataset whose items are ``PackInputs`` dicts.
+        indices (Sequence[int]): Which items, in order.
+        batch_size (int): Images per batch. Defaults to 256.
+
+    Yields:
+        dict: ``pseudo_collate`` d batches.
+    """
+    indices = list(indices)
+    for start in range(0, len(indices), batch_size):
+        yield pseudo_collate(
+            [dataset[i] for i in indices[start:start + batch_size]])
+
+
+# --------------------------------------------------------------- neighbours
+def find_support_set(model: nn.Module) -> Optional[SupportSetQueue]:
+    """The first :class:`SupportSetQueue` inside ``model``, if any."""
+    for module in model.modules():
+        if isinstance(module, SupportSetQueue):
+            return module
+    return None
+
+
+def select_queries(labels: Sequence[int], num: int,
+                   seed: int = 0) -> List[int]:
+    """Pick ``num`` indices, spread over the classes as evenly as possible.
+
+    Classes take turns (in a seeded random order) giving one random image
+    each until ``num`` are picked; the result is sorted by class so that
+    rows of one class sit together in the grid.
+
+    Args:
+        labels (Sequence[int]): Label of every candidate.
+        num (int): How many to pick (clipped to ``len(labels)``).
+        seed (int): Seed of the choice. Defaults to 0.
+
+    Returns:
+        List[int]: Indices into ``labels``.
+    """
+    if num < 1:
+        raise ValueError(f'num must be >= 1, got {num}')
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    pools = {
+        int(c): list(rng.permutation(np.flatnonzero(labels == c)))
+        for c in np.unique(labels)
+    }
+    order = [int(c) for c in rng.permutation(sorted(pools))]
+    picked: List[Tuple[int, int]] = []
+    num = min(num, len(labels))
+    while len(picked) < num:
+        for c in order:
+            if pools[c] and len(picked) < num:
+                picked.append((c, int(pools[c].pop())))
+    return [i for _, i in sorted(picked)]
+
+
+def gallery_knn(query: Tensor, gallery: Tensor,
+                k: int) -> Tuple[Tensor, Tensor]:
+    """Exact top-``k`` cosine neighbours of ``query`` rows in ``gallery``.
+
+    Args:
+        query (Tensor): ``(B, D)`` vectors.
+        gallery (Tensor): ``(N, D)`` vectors.
+        k (int): Neighbours per query (clipped to ``N``).
+
+    Returns:
+        Tuple[Tensor, Tensor]: ``(B, k)`` indices and similarities, best
+        first.
+    """
+    sims = F.normalize(query.float(), dim=1) @ F.normalize(
+        gallery.float(), dim=1).T
+    sims, idx = sims.topk(min(k, gallery.shape[0]), dim=1)
+    return idx, sims
+
+
+def match_to_gallery(rows: Tensor, gallery: Tensor,
+                     block_size: int = 1024) -> Tuple[Tensor, Tensor]:
+    """For each row, the gallery item with the most similar projection.
+
+    This is how a stored support-set projection gets a picture: the queue
+    keeps no images, so the closest gallery image stands in for it. When a
+    row *is* the projection of a gallery image, that image is returned
+    (ties go to the lowest gallery index).
+
+    Args:
+        rows (Tensor): ``(M, D)`` projections (e.g. support-set rows).
+        gallery (Tensor): ``(N, D)`` gallery projections.
+        block_size (int): Rows scored at once, which bounds memory to
+            ``block_size x N`` similarities. Defaults to 1024.
+
+    Returns:
+        Tuple[Tensor, Tensor]: ``(M, )`` gallery indices and their cosine
+        similarities to the rows.
+    """
+    gallery = F.normalize(gallery.float(), dim=1)
+    rows = F.normalize(rows.float(), dim=1)
+    idx, sims = [], []
+    for start in range(0, rows.shape[0], block_size):
+        block_sims, block_idx = (rows[start:start + block_size]
+                                 @ gallery.T).max(dim=1)
+        idx.append(block_idx)
+        sims.append(block_sims)
+    if not idx:
+        return (torch.zeros(0, dtype=torch.long), torch.zeros(0))
+    return torch.cat(idx), torch.cat(sims)
+
+
+def support_set_neighbors(queue: SupportSetQueue, query: Tensor,
+                          gallery: Tensor, k: int) -> Dict[str, Tensor]:
+    """Exact support-set neighbours of the queries, with stand-in images.
+
+    Indices, similarities and labels come from ``queue.nearest`` and
+    ``queue.labels`` unchanged; only the picture of each neighbour is
+    approximate (the gallery image closest to the stored projection).
+
+    Args:
+        queue (SupportSetQueue): A non-empty support set.
+        query (Tensor): ``(B, D)`` query projections.
+        gallery (Tensor): ``(N, D)`` gallery projections.
+        k (int): Neighbours per query (clipped to the filled rows).
+
+    Returns:
+        dict[str, Tensor]: ``indices`` (queue rows), ``sims`` and ``labels``
+        (stored labels, -1 if unknown), all ``(B, k)``; ``image_indices``
+        (gallery index shown for each neighbour) and ``image_sims`` (cosine
+        between the stored row and that image's projection).
+    """
+    if queue.is_empty:
+        raise ValueError('The support set of this checkpoint is empty; use '
+                         '--source dataset')
+    nbrs = queue.nearest(query.to(queue.queue.device), k)
+    indices, sims = nbrs.indices.cpu(), nbrs.sims.float().cpu()
+    labels = queue.labels.cpu()[indices]
+    # Only the rows that are shown need a picture.
+    rows, inverse = indices.unique(return_inverse=True)
+    image_idx, image_sims = match_to_gallery(queue.queue.cpu()[rows],
+                                             gallery)
+    return dict(
+        indices=indices,
+        sims=sims,
+        labels=labels,
+        image_indices=image_idx[inverse],
+        image_sims=image_sims[inverse])
+
+
+def label_agreement(query_labels: Tensor,
+                    neighbor_labels: Tensor) -> Optional[float]:
+    """Share of neighbours (with a known label) of the query's class.
+
+    Args:
+        query_labels (Tensor): ``(B, )``.
+        neighbor_labels (Tensor): ``(B, k)``; -1 marks an unknown label.
+
+    Returns:
+        float | None: The share, or None when no neighbour label is known.
+    """
+    known = neighbor_labels >= 0
+    if not bool(known.any()):
+        return None
+    same = neighbor_labels == query_labels.view(-1, 1)
+    return float(same[known].float().mean())
+
+
+# ------------------------------------------------------------------ drawing
+def header_height(title: str, caption: str) -> float:
+    """Height in inches of the text block above the tiles.
+
+    Args:
+        title (str): Figure title, already wrapped.
+        caption (str): Caption, already wrapped.
+
+    Returns:
+        float: Height in inches.
+    """
+    num_title = len(title.split('\n')) if title else 0
+    num_caption = len(caption.split('\n')) if caption else 0
+    return (3 * HEADER_MARGIN + num_title * TITLE_LINE +
+            num_caption * CAPTION_LINE)
+
+
+def grid_figure_size(num_rows: int,
+                     num_cols: int,
+                     header: float = 0.) -> Tuple[float, float]:
+    """Width and height in inches of a grid figure.
+
+    The width depends only on the columns and the height is ``header`` plus
+    the same amount per row, so the PNG's shape follows the grid's.
+
+    Args:
+        num_rows (int): Queries.
+        num_cols (int): Columns including the query column.
+        header (float): Height of the title block in inches (see
+            :func:`header_height`). Defaults to 0.
+
+    Returns:
+        Tuple[float, float]: ``(width, height)``; times :data:`DPI` gives
+        the PNG size in pixels.
+    """
+    width = TILE_PAD + num_cols * (TILE_SIZE + TILE_PAD) + QUERY_GAP
+    height = header + num_rows * (TILE_TITLE + TILE_SIZE + TILE_PAD)
+    return width, height
+
+
+def _class_name(label: int, class_names: Sequence[str]) -> str:
+    if 0 <= label < len(class_names):
+        return str(class_names[label])
+    return '?' if label < 0 else str(label)
+
+
+def _draw_tile(fig, box: Tuple[float, float, float, float], img: np.ndarray,
+               title: str, color: str, title_color: str = 'black') -> None:
+    """One image with a coloured frame and a title, at ``box`` (figure
+    fractions: left, bottom, width, height)."""
+    ax = fig.add_axes(box)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    cmap = 'gray' if img.ndim == 2 else None
+    ax.imshow(img, cmap=cmap, vmin=0, vmax=255, interpolation='nearest')
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor(color)
+        spine.set_linewidth(4)
+    ax.set_title(title, fontsize=8, color=title_color, pad=3, linespacing=1.1)
+
+
+def wrap_text(text: str, width_in: float, char_in: float = 0.075) -> str:
+    """Break ``text`` into lines that fit ``width_in`` inches.
+
+    Args:
+        text (str): Text; existing newlines are kept.
+        width_in (float): Available width in inches.
+        char_in (float): Average character width in inches; 0.075 is a
+            conservative value for 8 pt sans-serif. Defaults to 0.075.
+
+    Returns:
+        str: The text with newlines inserted between words.
+    """
+    max_chars = max(20, int(width_in / char_in))
+    lines = []
+    for paragraph in text.split('\n'):
+        line = ''
+        for word in paragraph.split(' '):
+            if line and len(line) + 1 + len(word) > max_chars:
+                lines.append(line)
+                line = word
+            else:
+                line = f'{line} {word}' if line else word
+        lines.append(line)
+    return '\n'.join(lines)
+
+
+def draw_neighbor_grid(query_imgs: Sequence[np.ndarray],
+                       neighbor_imgs: Sequence[Sequence[np.ndarray]],
+                       neighbor_sims: Tensor,
+                       query_labels: Sequence[int],
+                       neighbor_labels: Tensor,
+                       class_names: Sequence[str],
+                       out_file: str,
+                       title: str = '',
+                       caption: str = '',
+                       neighbor_notes: Optional[Sequence[Sequence[str]]] = None
+                       ) -> Dict[str, float]:
+    """Write a PNG with one row per query: the query, then its neighbours.
+
+    Each neighbour tile is titled with its class name and cosine similarity
+    and framed green when its class is the query's, red when it is another
+    class, grey when its label is unknown. Title and caption are wrapped to
+    the figure width; the block above the tiles grows with their lines.
+
+    Args:
+        query_imgs (Sequence[np.ndarray]): ``B`` images (H, W) or (H, W, C),
+            0..255.
+        neighbor_imgs (Sequence[Sequence[np.ndarray]]): ``B`` lists of ``k``
+            images.
+        neighbor_sims (Tensor): ``(B, k)`` cosine similarities.
+        query_labels (Sequence[int]): ``B`` labels.
+        neighbor_labels (Tensor): ``(B, k)`` labels, -1 if unknown.
+        class_names (Sequence[str]): Name of each label.
+        out_file (str): PNG path.
+        title (str): Figure title. Defaults to ''.
+        caption (str): Smaller text under the title. Defaults to ''.
+        neighbor_notes (Sequence[Sequence[str]], optional): Extra text
+            appended to each neighbour's second title line.
+
+    Returns:
+        dict[str, float]: ``width`` and ``height`` of the PNG in pixels,
+        ``header`` (inches above the tiles), ``rows`` and ``cols``.
+    """
+    # Agg canvas on a bare Figure: no pyplot, so no global backend switch
+    # and no figure kept alive by pyplot's registry.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    num_rows = len(query_imgs)
+    if num_rows == 0 or len(neighbor_imgs) != num_rows:
+        raise ValueError('draw_neighbor_grid: need one row of neighbours per '
+                         f'query, got {num_rows} queries and '
+                         f'{len(neighbor_imgs)} rows')
+    num_cols = 1 + max(len(row) for row in neighbor_imgs)
+    width, _ = grid_figure_size(num_rows, num_cols)
+    text_width = width - 2 * TILE_PAD
+    title = wrap_text(title, text_width, char_in=0.1) if title else ''
+    caption = wrap_text(caption, text_width) if caption else ''
+    header = header_height(title, caption)
+    width, height = grid_figure_size(num_rows, num_cols, header)
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.patch.set_facecolor('white')
+    top = HEADER_MARGIN
+    if title:
+        fig.text(0.5, 1 - top / height, title, ha='center', va='top',
+                 fontsize=11, weight='bold', linespacing=1.2)
+        top += len(title.split('\n')) * TITLE_LINE + HEADER_MARGIN
+    if caption:
+        fig.text(0.5, 1 - top / height, caption, ha='center', va='top',
+                 fontsize=8, color='#333333', linespacing=1.3)
+
+    def box(row: int, col: int) -> Tuple[float, float, float, float]:
+        left = TILE_PAD + col * (TILE_SIZE + TILE_PAD)
+        if col > 0:
+            left += QUERY_GAP
+        top = header + row * (TILE_TITLE + TILE_SIZE + TILE_PAD) + TILE_TITLE
+        bottom = height - top - TILE_SIZE
+        return (left / width, bottom / height, TILE_SIZE / width,
+                TILE_SIZE / height)
+
+    for row in range(num_rows):
+        q_label = int(query_labels[row])
+        _draw_tile(fig, box(row, 0), np.asarray(query_imgs[row]),
+                   f'query\n{_class_name(q_label, class_names)}',
+                   QUERY_COLOR, QUERY_COLOR)
+        for col, img in enumerate(neighbor_imgs[row]):
+            n_label = int(neighbor_labels[row, col])
+            if n_label < 0:
+                color = UNKNOWN_CLASS_COLOR
+            elif n_label == q_label:
+                color = SAME_CLASS_COLOR
+            else:
+                color = OTHER_CLASS_COLOR
+            second = f'cos {float(neighbor_sims[row, col]):.3f}'
+            if neighbor_notes is not None and neighbor_notes[row][col]:
+                second += f' {neighbor_notes[row][col]}'
+            _draw_tile(fig, box(row, col + 1), np.asarray(img),
+                       f'{_class_name(n_label, class_names)}\n{second}',
+                       color)
+    fig.savefig(out_file, dpi=DPI, facecolor='white')
+    return dict(
+        width=int(round(width * DPI)),
+        height=int(round(height * DPI)),
+        header=header,
+        rows=num_rows,
+        cols=num_cols)
+
+
+__all__ = [
+    'build_eval_preprocessor', 'project', 'embed_images', 'iter_batches',
+    'find_support_set', 'select_queries', 'gallery_knn', 'match_to_gallery',
+    'support_set_neighbors', 'label_agreement', 'header_height',
+    'grid_figure_size', 'wrap_text', 'draw_neighbor_grid'
+]

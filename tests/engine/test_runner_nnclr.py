@@ -1,0 +1,96 @@
+"""NNCLR and SimCLR through a real mmengine Runner on real Fashion-MNIST."""
+import os.path as osp
+
+import pytest
+import torch
+from helpers import (NNCLR_DEMO, SIMCLR_DEMO, loss_history, requires_fmnist,
+                     small_train_cfg, state_of, unwrap)
+from mmengine.runner import Runner
+
+pytestmark = requires_fmnist
+
+
+def scalar_history(runner, key):
+    values, _ = runner.message_hub.get_scalar(key).data
+    return list(values)
+
+
+def test_demo_config_trains_and_logs_support_set_diagnostics(tmp_path):
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), max_iters=6,
+                          batch_size=16, queue_size=64)
+    cfg.custom_hooks = [dict(type='SupportSetQueueHook', warmup_iters=2)]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    queue = unwrap(runner.model).head.queue
+    fill = scalar_history(runner, 'train/support_set/fill')
+    # 16 rows per step into 64 slots.
+    assert fill == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+    # Lookups start after the 2 warm-up iterations.
+    sims = scalar_history(runner, 'train/support_set/nn_similarity')
+    assert len(sims) == 4 and all(-1 <= s <= 1 for s in sims)
+    agree = scalar_history(runner, 'train/support_set/nn_label_agreement')
+    assert len(agree) == 4 and all(0 <= a <= 1 for a in agree)
+    assert queue.filled == 64
+    assert set(queue.labels.tolist()) <= set(range(10))
+    assert torch.isfinite(loss_history(runner)).all()
+
+
+def test_queue_smaller_than_global_batch_is_rejected(tmp_path):
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), batch_size=16,
+                          queue_size=8)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError,
+                       match=r'model.head.queue.size=8 is smaller than the '
+                       r'global batch \(16'):
+        runner.train()
+
+
+def test_missing_hook_is_a_clear_error(tmp_path):
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path))
+    cfg.custom_hooks = []
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match='SupportSetQueueHook'):
+        runner.train()
+
+
+def test_hook_without_queue_is_a_clear_error(tmp_path):
+    cfg = small_train_cfg(SIMCLR_DEMO, str(tmp_path))
+    cfg.custom_hooks = [dict(type='SupportSetQueueHook')]
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='contains no SupportSetQueue'):
+        runner.train()
+
+
+@pytest.mark.parametrize('config', [SIMCLR_DEMO, NNCLR_DEMO],
+                         ids=['simclr', 'nnclr'])
+def test_resume_equals_uninterrupted_run(tmp_path, config):
+    """Train 6 iterations saving at 3; resume a fresh Runner from iter_3 and
+    train to 6: parameters, buffers (queue included) and losses must be
+    bit-identical. Checkpoints load with torch's weights_only default."""
+    def cfg_for(work_dir, **kw):
+        cfg = small_train_cfg(config, work_dir, max_iters=6, batch_size=16,
+                              queue_size=64, checkpoint_interval=3, **kw)
+        if 'nnclr' in osp.basename(config):
+            cfg.custom_hooks = [dict(type='SupportSetQueueHook',
+                                     warmup_iters=2)]
+        return cfg
+
+    full = Runner.from_cfg(cfg_for(str(tmp_path / 'full')))
+    full.train()
+    ckpt = tmp_path / 'full' / 'iter_3.pth'
+    assert ckpt.exists()
+
+    resumed_cfg = cfg_for(str(tmp_path / 'resumed'))
+    resumed_cfg.resume = True
+    resumed_cfg.load_from = str(ckpt)
+    resumed = Runner.from_cfg(resumed_cfg)
+    resumed.train()
+
+    assert resumed.iter == full.iter == 6
+    a, b = state_of(full), state_of(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert torch.equal(loss_history(full), loss_history(resumed))
+    if 'nnclr' in osp.basename(config):
+        assert int(b['head.queue.num_filled']) == 64

@@ -1,0 +1,141 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnclr_plugin.models import SupportSetQueue
+
+
+def brute_force_topk(queue_rows: torch.Tensor, query: torch.Tensor, k: int):
+    """Reference: every query against every filled row, Python loops."""
+    q = F.normalize(query, dim=1)
+    sims, idx = [], []
+    for row in q:
+        scores = torch.tensor([float(row @ r) for r in queue_rows])
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+        idx.append(order)
+        sims.append([scores[i] for i in order])
+    return torch.tensor(idx), torch.tensor(sims)
+
+
+def test_fifo_wraps_around_and_normalises():
+    queue = SupportSetQueue(size=5, feat_dim=2, track_labels=True)
+    rows = torch.tensor([[float(i + 1), 0.] for i in range(8)])
+    queue.enqueue(rows[:3], torch.arange(3))
+    assert queue.filled == 3 and int(queue.ptr) == 3
+    queue.enqueue(rows[3:7] * torch.tensor([[1., 1.]]), torch.arange(3, 7))
+    # 7 rows into 5 slots: rows 5, 6 overwrote slots 0, 1.
+    assert queue.filled == 5 and int(queue.ptr) == 2
+    assert queue.labels.tolist() == [5, 6, 2, 3, 4]
+    assert torch.allclose(queue.queue.norm(dim=1), torch.ones(5))
+    queue.enqueue(rows[7:8], torch.tensor([7]))
+    assert queue.labels.tolist() == [5, 6, 7, 3, 4]
+    assert int(queue.ptr) == 3
+
+
+def test_fifo_order_of_stored_vectors():
+    torch.manual_seed(0)
+    queue = SupportSetQueue(size=6, feat_dim=4)
+    batches = [torch.randn(4, 4) for _ in range(3)]
+    for b in batches:
+        queue.enqueue(b)
+    stream = F.normalize(torch.cat(batches), dim=1)  # 12 rows, size 6
+    # Slots hold the newest 6 rows; slot = position in stream mod 6.
+    expected = torch.empty(6, 4)
+    for pos in range(6, 12):
+        expected[pos % 6] = stream[pos]
+    assert torch.equal(queue.queue, expected)
+
+
+@pytest.mark.parametrize('k', [1, 5])
+def test_nearest_matches_brute_force_on_filled_part(k):
+    torch.manual_seed(1)
+    queue = SupportSetQueue(size=64, feat_dim=8)
+    queue.enqueue(torch.randn(40, 8))  # partly filled: 24 zero rows left
+    query = torch.randn(7, 8)
+    nbrs = queue.nearest(query, k)
+    ref_idx, ref_sims = brute_force_topk(queue.queue[:40], query, k)
+    assert torch.equal(nbrs.indices, ref_idx)
+    assert torch.allclose(nbrs.sims, ref_sims, atol=1e-6)
+    assert torch.equal(nbrs.feats, queue.queue[ref_idx])
+    assert int(nbrs.indices.max()) < 40  # never a zero (unfilled) row
+
+
+@pytest.mark.parametrize('block_size', [1, 7, 16, 1000])
+def test_blocked_equals_unblocked(block_size):
+    torch.manual_seed(2)
+    full = SupportSetQueue(size=100, feat_dim=16)
+    blocked = SupportSetQueue(size=100, feat_dim=16, block_size=block_size)
+    rows = torch.randn(90, 16)
+    full.enqueue(rows)
+    blocked.enqueue(rows)
+    query = torch.randn(11, 16)
+    a, b = full.nearest(query, 5), blocked.nearest(query, 5)
+    assert torch.equal(a.indices, b.indices)
+    assert torch.allclose(a.sims, b.sims, atol=1e-6)
+
+
+def test_k_is_clipped_to_filled_rows_and_empty_queue_is_reported():
+    queue = SupportSetQueue(size=10, feat_dim=3)
+    assert queue.is_empty
+    with pytest.raises(RuntimeError, match='empty'):
+        queue.nearest(torch.randn(2, 3))
+    queue.enqueue(torch.randn(2, 3))
+    assert queue.nearest(torch.randn(4, 3), k=5).indices.shape == (4, 2)
+
+
+def test_no_gradient_reaches_the_queue():
+    queue = SupportSetQueue(size=8, feat_dim=4)
+    z = torch.randn(4, 4, requires_grad=True)
+    queue.enqueue(z * 2)
+    assert not queue.queue.requires_grad
+    nbrs = queue.nearest(z, 2)
+    assert not nbrs.feats.requires_grad and not nbrs.sims.requires_grad
+    (z.sum() + nbrs.feats.sum()).backward()
+    assert torch.equal(z.grad, torch.ones_like(z))
+
+
+def test_stash_and_flush_enqueue_in_order_and_need_a_manager():
+    queue = SupportSetQueue(size=8, feat_dim=2)
+    with pytest.raises(RuntimeError, match='SupportSetQueueHook'):
+        queue.stash(torch.randn(2, 2))
+    queue.manage_manually()
+    a, b = torch.randn(2, 2), torch.randn(3, 2)
+    queue.stash(a, torch.tensor([0, 1]))
+    queue.stash(b, torch.tensor([2, 3, 4]))
+    assert queue.is_empty and queue.has_pending  # nothing visible yet
+    queue.flush()
+    assert not queue.has_pending and queue.filled == 5
+    assert torch.allclose(queue.queue[:5], F.normalize(torch.cat([a, b]),
+                                                       dim=1))
+    assert queue.labels[:5].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_state_dict_round_trip_restores_queue():
+    src = SupportSetQueue(size=6, feat_dim=3)
+    src.enqueue(torch.randn(4, 3), torch.arange(4))
+    dst = SupportSetQueue(size=6, feat_dim=3)
+    dst.load_state_dict(src.state_dict())
+    assert set(src.state_dict()) == {'queue', 'ptr', 'num_filled', 'labels'}
+    for key, value in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[key], value)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(size=0, feat_dim=4), 'size'),
+    (dict(size=4, feat_dim=-1), 'feat_dim'),
+    (dict(size=4, feat_dim=4, block_size=0), 'block_size'),
+])
+def test_bad_arguments_name_the_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SupportSetQueue(**kwargs)
+
+
+def test_dim_mismatch_and_oversized_batch_are_errors():
+    queue = SupportSetQueue(size=4, feat_dim=3)
+    with pytest.raises(ValueError, match='feat_dim'):
+        queue.enqueue(torch.randn(2, 5))
+    with pytest.raises(ValueError, match='feat_dim'):
+        queue.enqueue(torch.randn(1, 3))
+        queue.nearest(torch.randn(2, 4))
+    with pytest.raises(ValueError, match='size=4'):
+        queue.enqueue(torch.randn(5, 3))
