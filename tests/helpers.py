@@ -29,7 +29,7 @@ requires_fmnist = pytest.mark.skipif(
 DETERMINISTIC_VIEWS = [
     dict(
         type='MultiView',
-        num_views=2,
+        num_views=[1, 1],
         transforms=[[dict(type='Resize', scale=32, backend='pillow')],
                     [
                         dict(type='Resize', scale=32, backend='pillow'),

@@ -1,0 +1,262 @@
+"""Checks of the ImageNet NNCLR configs in ``configs/nnclr``.
+
+Every config must load, say in its contents what its file name says
+(``{algo}_{backbone}_{gpus}xb{batch}-{schedule}-{epochs}e_{data}.py``),
+carry the paper's NNCLR settings, and run one real training step on CPU
+at the real input size (224 x 224, batch 2 per view).
+"""
+import copy
+import functools
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+
+import nnclr_plugin  # noqa: F401  (registers NNCLR, NNCLRHead, ...)
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO / 'configs' / 'nnclr'
+CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
+PAPER_CONFIG = 'nnclr_resnet50_64xb64-lars-coslr-1000e_in1k.py'
+
+NAME_RE = re.compile(r'^(?P<algo>[a-z0-9]+)_(?P<backbone>[a-z0-9-]+)_'
+                     r'(?P<gpus>\d+)xb(?P<batch>\d+)-(?P<schedule>[a-z0-9-]+)'
+                     r'-(?P<epochs>\d+)e_(?P<data>[a-z0-9-]+)\.py$')
+
+# The paper's support set, InfoNCE temperature and projection size.
+QUEUE_SIZE = 98304
+FEAT_DIM = 256
+TEMPERATURE = 0.1
+
+
+def parse_name(name: str) -> dict:
+    match = NAME_RE.match(name)
+    assert match, f'{name} does not follow the naming scheme'
+    info = match.groupdict()
+    for key in ('gpus', 'batch', 'epochs'):
+        info[key] = int(info[key])
+    info['global_batch'] = info['gpus'] * info['batch']
+    info['schedule'] = info['schedule'].split('-')
+    return info
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> Config:
+    return Config.fromfile(str(CONFIG_DIR / name))
+
+
+def model_cfg(cfg: Config) -> dict:
+    """``cfg.model`` with the top-level preprocessor, as the Runner does."""
+    model = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return model
+
+
+def build_model(cfg: Config) -> torch.nn.Module:
+    init_default_scope('mmpretrain')
+    from mmpretrain.registry import MODELS
+    model = revert_sync_batchnorm(MODELS.build(model_cfg(cfg)))
+    model.init_weights()  # as the Runner does (fixes the ViT pos-embed)
+    return model
+
+
+def is_vit(info: dict) -> bool:
+    return info['backbone'].startswith('vit')
+
+
+def test_configs_present():
+    assert PAPER_CONFIG in CONFIGS
+    assert len(CONFIGS) >= 5, CONFIGS
+    assert any(is_vit(parse_name(n)) for n in CONFIGS)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_name_matches_contents(name):
+    info = parse_name(name)
+    cfg = load(name)
+    assert info['algo'] == 'nnclr' and info['data'] == 'in1k'
+    assert 'nnclr_plugin' in cfg.custom_imports['imports']
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.model.type == 'NNCLR'
+    assert cfg.train_dataloader.batch_size == info['batch']
+    assert cfg.train_dataloader.dataset.type == 'ImageNet'
+
+    # Epochs: the loop, and warm-up + cosine ending exactly there, to 0.
+    assert cfg.train_cfg.max_epochs == info['epochs']
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and warmup.begin == 0
+    assert warmup.convert_to_iter_based and warmup.by_epoch
+    assert warmup.end == (40 if is_vit(info) else 10)
+    assert cosine.type == 'CosineAnnealingLR'
+    assert cosine.begin == warmup.end and cosine.end == info['epochs']
+    assert cosine.T_max == info['epochs'] - warmup.end
+    assert cosine.get('eta_min', 0.) == 0.
+    assert cosine.convert_to_iter_based
+
+    # Head: support set, feature size and temperature.
+    head = cfg.model.head
+    assert head.type == 'NNCLRHead'
+    assert head.queue.type == 'SupportSetQueue'
+    assert head.queue.size == QUEUE_SIZE
+    assert head.queue.size >= info['global_batch']
+    assert head.queue.feat_dim == FEAT_DIM == cfg.model.neck.out_channels
+    assert head.predictor.in_channels == head.predictor.out_channels == 256
+    assert head.queue.block_size and head.queue.block_size < QUEUE_SIZE
+    assert head.loss.type == 'NNContrastiveLoss'
+    assert head.loss.temperature == TEMPERATURE
+
+    # MLPs: BN after the last projection layer, not after the predictor's.
+    assert cfg.model.neck.num_layers == 3 and cfg.model.neck.with_last_bn
+    assert head.predictor.num_layers == 2
+    assert head.predictor.hid_channels == 4096
+    assert not head.predictor.with_last_bn
+    for mlp in (cfg.model.neck, head.predictor):
+        assert mlp.get('norm_cfg', dict(type='SyncBN'))['type'] == 'SyncBN'
+
+    hooks = [h.type for h in cfg.get('custom_hooks', [])]
+    assert 'SupportSetQueueHook' in hooks
+
+    # Optimiser and linear lr scaling to the global batch of the name.
+    optim = cfg.optim_wrapper
+    assert ('amp' in info['schedule']) == (optim.type == 'AmpOptimWrapper')
+    assert cfg.auto_scale_lr.base_batch_size == info['global_batch']
+    if is_vit(info):
+        assert info['backbone'] == 'vit-small-p16'
+        assert cfg.model.backbone.type == 'MoCoV3ViT'
+        assert cfg.model.backbone.arch == 'mocov3-small'
+        assert cfg.model.backbone.patch_size == 16
+        assert cfg.model.backbone.stop_grad_conv1
+        assert cfg.model.neck.in_channels == 384
+        assert cfg.model.neck.hid_channels == 4096
+        assert optim.optimizer.type == 'AdamW'
+        assert optim.optimizer.lr == pytest.approx(
+            1.5e-4 * info['global_batch'] / 256)
+        assert optim.optimizer.weight_decay == 0.1
+    else:
+        assert info['backbone'] == 'resnet50' and 'lars' in info['schedule']
+        backbone = cfg.model.backbone
+        assert backbone.type == 'ResNet' and backbone.depth == 50
+        assert backbone.norm_cfg.type == 'SyncBN'
+        assert backbone.zero_init_residual
+        assert cfg.model.neck.in_channels == cfg.model.neck.hid_channels
+        assert cfg.model.neck.hid_channels == 2048
+        assert optim.optimizer.type == 'LARS'
+        assert optim.optimizer.lr == pytest.approx(
+            0.3 * info['global_batch'] / 256)
+        assert optim.optimizer.weight_decay == 1e-6
+        assert optim.optimizer.momentum == 0.9
+        assert optim.optimizer.eta == 0.001
+        keys = optim.paramwise_cfg.custom_keys
+        for key in ('bn', 'bias', 'downsample.1'):
+            assert keys[key] == dict(decay_mult=0, lars_exclude=True)
+
+
+def views_of(cfg: Config) -> list:
+    multiview = [t for t in cfg.train_dataloader.dataset.pipeline
+                 if t.type == 'MultiView']
+    assert len(multiview) == 1
+    assert list(multiview[0].num_views) == [1, 1]
+    return multiview[0].transforms
+
+
+def prob_of(view: list, transform: str) -> float:
+    return [t for t in view if t.type == transform][0].prob
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_asymmetric_views(name):
+    """BYOL's augmentations: two views, blur/solarise probabilities differ."""
+    view1, view2 = views_of(load(name))
+    assert view1 != view2
+    assert prob_of(view1, 'GaussianBlur') == 1.0
+    assert prob_of(view2, 'GaussianBlur') == 0.1
+    assert prob_of(view1, 'Solarize') == 0.0
+    assert prob_of(view2, 'Solarize') == 0.2
+    for view in (view1, view2):
+        crop = [t for t in view if t.type == 'RandomResizedCrop'][0]
+        assert crop.scale == 224
+
+
+def test_paper_config_uses_byol_pipeline():
+    byol = Config.fromfile(
+        'mmpretrain::_base_/datasets/imagenet_bs32_byol.py')
+    ours = views_of(load(PAPER_CONFIG))
+    theirs = views_of(byol)
+
+    def strip(view):
+        return [{k: v for k, v in t.items() if k != '_scope_'}
+                for t in view]
+
+    assert [strip(v) for v in ours] == [strip(v) for v in theirs]
+
+
+@pytest.mark.parametrize('name', [n for n in CONFIGS if 'lars' in n])
+def test_lars_param_groups(name):
+    """No weight decay and no LARS adaptation for every BN param and bias."""
+    cfg = load(name)
+    model = build_model(cfg)
+    wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+    wrapper_cfg.type = 'OptimWrapper'  # AmpOptimWrapper needs CUDA
+    wrapper_cfg.pop('loss_scale', None)
+    optimizer = build_optim_wrapper(model, wrapper_cfg).optimizer
+    group_of = {id(p): g for g in optimizer.param_groups for p in g['params']}
+    names = dict(model.named_parameters())
+    assert 'backbone.layer1.0.downsample.1.weight' in names
+    assert 'neck.bn2.weight' in names  # BN after the last projection fc
+    for pname, param in names.items():
+        group = group_of[id(param)]
+        if param.ndim == 1:  # BN weights/biases, fc biases
+            assert group['weight_decay'] == 0, pname
+            assert group.get('lars_exclude', False), pname
+        else:
+            assert group['weight_decay'] == 1e-6, pname
+            assert not group.get('lars_exclude', False), pname
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_one_training_step(name):
+    from mmpretrain.structures import DataSample
+
+    cfg = load(name)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    model.train()
+    queue = model.head.queue
+    assert queue.size == QUEUE_SIZE and queue.feat_dim == FEAT_DIM
+    assert model.head.loss_module.temperature == TEMPERATURE
+    # ~100 MB, as in training.
+    assert queue.queue.numel() * queue.queue.element_size() == \
+        QUEUE_SIZE * FEAT_DIM * 4
+    queue.manage_manually()
+    # Rows of earlier steps, spread over several lookup blocks, so the step
+    # below takes its positives from the support set, block by block.
+    queue.enqueue(torch.randn(3 * queue.block_size + 5, FEAT_DIM))
+    filled = queue.filled
+
+    batch = 2
+    views = [torch.randn(batch, 3, 224, 224) for _ in range(2)]
+    samples = [DataSample().set_gt_label(i) for i in range(batch)]
+    losses = model.loss(views, samples)
+    loss = losses['loss']
+    assert torch.isfinite(loss)
+    loss.backward()
+
+    stats = queue.pop_stats()
+    assert 'nn_similarity' in stats  # the support set was searched
+    for pname, param in model.named_parameters():
+        if param.requires_grad:  # DDP would need find_unused_parameters
+            assert param.grad is not None, f'{pname} got no gradient'
+            assert torch.isfinite(param.grad).all(), pname
+    backbone_grads = [p.grad for p in model.backbone.parameters()
+                      if p.requires_grad]
+    assert backbone_grads
+    assert any(g.abs().sum() > 0 for g in backbone_grads)
+
+    queue.flush()
+    assert queue.filled == filled + batch

@@ -1,0 +1,63 @@
+"""Train a small demo config and dump losses and state (run by the DDP test).
+
+Run under ``torch.distributed.run`` with ``--launcher pytorch`` for several
+processes, or plainly for the single-process reference.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from helpers import (DETERMINISTIC_VIEWS, group_norm_everywhere,  # noqa: E402
+                     loss_history, small_train_cfg, state_of)
+from mmengine.dist import get_rank  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from nnclr_plugin.utils import prepare_cpu_distributed  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--out-prefix', required=True)
+    parser.add_argument('--indices', required=True, help='JSON list')
+    parser.add_argument('--batch-size', type=int, required=True)
+    parser.add_argument('--max-iters', type=int, required=True)
+    parser.add_argument('--queue-size', type=int, default=64)
+    parser.add_argument('--warmup-iters', type=int, default=1)
+    parser.add_argument('--launcher', default='none')
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', '0')
+
+    cfg = small_train_cfg(
+        args.config,
+        args.work_dir,
+        max_iters=args.max_iters,
+        batch_size=args.batch_size,
+        num_images=json.loads(args.indices),
+        queue_size=args.queue_size)
+    cfg.train_dataloader.dataset.pipeline = DETERMINISTIC_VIEWS
+    cfg.train_dataloader.sampler.shuffle = False
+    group_norm_everywhere(cfg)
+    if cfg.get('custom_hooks'):
+        cfg.custom_hooks = [
+            dict(type='SupportSetQueueHook', warmup_iters=args.warmup_iters)
+        ]
+    cfg.launcher = args.launcher
+    prepare_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    torch.save({
+        'losses': loss_history(runner),
+        'state': state_of(runner)
+    }, f'{args.out_prefix}{get_rank()}.pt')
+
+
+if __name__ == '__main__':
+    main()
