@@ -24,8 +24,8 @@ from nnclr_plugin.models.memories import SupportSetQueue
 # Figure geometry in inches. Every tile gets the same box, so the PNG size
 # is a known function of the grid shape (see :func:`grid_figure_size`).
 TILE_SIZE = 1.1  # side of one image
-TILE_TITLE = 0.42  # two text lines above each image
-TILE_PAD = 0.1  # gap between tiles
+TILE_TITLE = 0.52  # up to three text lines above each image
+TILE_PAD = 0.12  # gap between tiles
 QUERY_GAP = 0.3  # extra gap that separates the query column
 TITLE_LINE = 0.22  # one line of the 11 pt figure title
 CAPTION_LINE = 0.15  # one line of the 8 pt caption
@@ -383,7 +383,9 @@ def _draw_tile(fig, box: Tuple[float, float, float, float], img: np.ndarray,
     for spine in ax.spines.values():
         spine.set_edgecolor(color)
         spine.set_linewidth(4)
-    ax.set_title(title, fontsize=8, color=title_color, pad=3, linespacing=1.1)
+    # pad clears the thick frame, half of which lies outside the axes.
+    ax.set_title(
+        title, fontsize=7.5, color=title_color, pad=5, linespacing=1.15)
 
 
 def wrap_text(text: str, width_in: float, char_in: float = 0.075) -> str:
@@ -442,8 +444,8 @@ def draw_neighbor_grid(query_imgs: Sequence[np.ndarray],
         out_file (str): PNG path.
         title (str): Figure title. Defaults to ''.
         caption (str): Smaller text under the title. Defaults to ''.
-        neighbor_notes (Sequence[Sequence[str]], optional): Extra text
-            appended to each neighbour's second title line.
+        neighbor_notes (Sequence[Sequence[str]], optional): A third title
+            line for each neighbour. Defaults to None.
 
     Returns:
         dict[str, float]: ``width`` and ``height`` of the PNG in pixels,
@@ -501,12 +503,11 @@ def draw_neighbor_grid(query_imgs: Sequence[np.ndarray],
                 color = SAME_CLASS_COLOR
             else:
                 color = OTHER_CLASS_COLOR
-            second = f'cos {float(neighbor_sims[row, col]):.3f}'
+            text = (f'{_class_name(n_label, class_names)}\n'
+                    f'cos {float(neighbor_sims[row, col]):.3f}')
             if neighbor_notes is not None and neighbor_notes[row][col]:
-                second += f' {neighbor_notes[row][col]}'
-            _draw_tile(fig, box(row, col + 1), np.asarray(img),
-                       f'{_class_name(n_label, class_names)}\n{second}',
-                       color)
+                text += f'\n{neighbor_notes[row][col]}'
+            _draw_tile(fig, box(row, col + 1), np.asarray(img), text, color)
     fig.savefig(out_file, dpi=DPI, facecolor='white')
     return dict(
         width=int(round(width * DPI)),

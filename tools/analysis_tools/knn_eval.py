@@ -6,8 +6,8 @@ single-view data config whose ``train_dataloader`` is the kNN memory bank
 and whose ``val_dataloader`` holds the queries. Example::
 
     python tools/analysis_tools/knn_eval.py \\
-        configs/demo/simclr_resnet18-c32_1xb128-coslr-500it_fashion-mnist.py \\
-        work_dirs/simclr/iter_500.pth --out knn.json
+        configs/demo/simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py \\
+        work_dirs/simclr/iter_300.pth --out knn.json
 """
 import argparse
 import copy
@@ -25,6 +25,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
 from mmengine.utils import import_modules_from_strings, mkdir_or_exist
 from torch import nn
+from torch.utils.data import DataLoader
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
@@ -131,7 +132,8 @@ def load_backbone_checkpoint(model: nn.Module, filename: str) -> int:
     return len(missing)
 
 
-def build_knn_dataloaders(args: argparse.Namespace) -> Tuple:
+def build_knn_dataloaders(
+        args: argparse.Namespace) -> Tuple[DataLoader, DataLoader]:
     """The memory-bank and query dataloaders from ``args.data_config``."""
     data_cfg = Config.fromfile(args.data_config)
     if args.cfg_options:
