@@ -19,6 +19,10 @@ SIMCLR_DEMO = osp.join(DEMO,
                        'simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
 NNCLR_DEMO = osp.join(DEMO,
                       'nnclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
+SNCLR_DEMO = osp.join(DEMO,
+                      'snclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
+MOCOV3_DEMO = osp.join(
+    DEMO, 'mocov3_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
 
 requires_fmnist = pytest.mark.skipif(
     bool(LocalFashionMNIST.missing_files(FMNIST_ROOT)),

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import torch
-from helpers import NNCLR_DEMO, REPO, requires_fmnist
+from helpers import NNCLR_DEMO, REPO, SNCLR_DEMO, requires_fmnist
 
 pytestmark = requires_fmnist
 
@@ -67,12 +67,14 @@ def train_both(config, tmp_path):
     return ranks, single
 
 
-def test_ddp_two_processes_equal_one_process(tmp_path):
+@pytest.mark.parametrize('config', [NNCLR_DEMO, SNCLR_DEMO],
+                         ids=['nnclr', 'snclr'])
+def test_ddp_two_processes_equal_one_process(tmp_path, config):
     # Not parametrised over stock SimCLR: its loss is computed over the
     # gathered batch on every rank but mmpretrain's GatherLayer keeps only
     # the local gradient, so under DDP its gradient is 1/world_size of the
     # single-process one (the NNCLR gather sums over ranks instead).
-    ranks, single = train_both(NNCLR_DEMO, tmp_path)
+    ranks, single = train_both(config, tmp_path)
     # Each rank's loss averages over its rows; their mean is the global loss.
     ddp_loss = sum(r['losses'] for r in ranks) / WORLD
     assert ddp_loss.shape == single['losses'].shape == (STEPS, )

@@ -1,10 +1,8 @@
 """NNCLR and SimCLR through a real mmengine Runner on real Fashion-MNIST."""
-import os.path as osp
-
 import pytest
 import torch
-from helpers import (NNCLR_DEMO, SIMCLR_DEMO, loss_history, requires_fmnist,
-                     small_train_cfg, state_of, unwrap)
+from helpers import (NNCLR_DEMO, SIMCLR_DEMO, SNCLR_DEMO, loss_history,
+                     requires_fmnist, small_train_cfg, state_of, unwrap)
 from mmengine.runner import Runner
 
 pytestmark = requires_fmnist
@@ -61,8 +59,8 @@ def test_hook_without_queue_is_a_clear_error(tmp_path):
         runner.train()
 
 
-@pytest.mark.parametrize('config', [SIMCLR_DEMO, NNCLR_DEMO],
-                         ids=['simclr', 'nnclr'])
+@pytest.mark.parametrize('config', [SIMCLR_DEMO, NNCLR_DEMO, SNCLR_DEMO],
+                         ids=['simclr', 'nnclr', 'snclr'])
 def test_resume_equals_uninterrupted_run(tmp_path, config):
     """Train 6 iterations saving at 3; resume a fresh Runner from iter_3 and
     train to 6: parameters, buffers (queue included) and losses must be
@@ -70,7 +68,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, config):
     def cfg_for(work_dir, **kw):
         cfg = small_train_cfg(config, work_dir, max_iters=6, batch_size=16,
                               queue_size=64, checkpoint_interval=3, **kw)
-        if 'nnclr' in osp.basename(config):
+        if cfg.get('custom_hooks'):
             cfg.custom_hooks = [dict(type='SupportSetQueueHook',
                                      warmup_iters=2)]
         return cfg
@@ -92,5 +90,33 @@ def test_resume_equals_uninterrupted_run(tmp_path, config):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert torch.equal(loss_history(full), loss_history(resumed))
-    if 'nnclr' in osp.basename(config):
+    if 'head.queue.num_filled' in b:
         assert int(b['head.queue.num_filled']) == 64
+
+
+def test_stock_mocov3_trains_with_soft_neighbor_head(tmp_path):
+    """`type='MoCoV3'` (mmpretrain's class) + SoftNeighborHead: trains, the
+    soft neighbours are used after warm-up, and the momentum branch is
+    updated only by EMA, never by gradients."""
+    from mmpretrain.models import MoCoV3
+    cfg = small_train_cfg(SNCLR_DEMO, str(tmp_path), max_iters=5,
+                          batch_size=16, queue_size=64)
+    cfg.model.type = 'MoCoV3'
+    cfg.custom_hooks = [dict(type='SupportSetQueueHook', warmup_iters=2)]
+    runner = Runner.from_cfg(cfg)
+    model = unwrap(runner.model)
+    assert type(model) is MoCoV3
+    momentum_before = {k: v.clone() for k, v in
+                       model.momentum_encoder.state_dict().items()}
+    runner.train()
+    for p in model.momentum_encoder.parameters():
+        assert p.grad is None and not p.requires_grad
+    changed = [k for k, v in model.momentum_encoder.state_dict().items()
+               if not torch.equal(v, momentum_before[k])]
+    assert changed  # moved by the EMA update
+    assert model.head.queue.filled == 64
+    weights = scalar_history(runner, 'train/support_set/positiveness_max')
+    assert len(weights) == 3 and all(1 / 30 <= w <= 1 for w in weights)
+    # Stock MoCoV3 passes no labels, so no agreement is logged.
+    assert 'train/support_set/nn_label_agreement' not in \
+        runner.message_hub.log_scalars

@@ -1,3 +1,4 @@
 from .nnclr import NNCLR
+from .snclr import SNCLR
 
-__all__ = ['NNCLR']
+__all__ = ['NNCLR', 'SNCLR']

@@ -1,3 +1,7 @@
 from .gather import gather_no_grad, gather_with_grad, rank_offset
+from .positiveness_cross_attention import PositivenessCrossAttention
 
-__all__ = ['gather_no_grad', 'gather_with_grad', 'rank_offset']
+__all__ = [
+    'gather_no_grad', 'gather_with_grad', 'rank_offset',
+    'PositivenessCrossAttention'
+]

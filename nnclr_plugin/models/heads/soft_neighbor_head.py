@@ -1,0 +1,121 @@
+"""SNCLR head: soft neighbours weighted by a positiveness cross-attention."""
+from typing import Optional
+
+import torch
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+from ..memories import SupportSetQueue
+
+
+@MODELS.register_module()
+class SoftNeighborHead(BaseModule):
+    """Head of SNCLR (Ge et al., ICLR 2023), a drop-in for ``MoCoV3Head``.
+
+    ``loss(base_out, momentum_out)`` has ``MoCoV3Head``'s signature, so a
+    stock ``type='MoCoV3'`` config trains SNCLR by swapping its head. For
+    each sample the K memory entries most similar to its momentum key are
+    the candidate neighbours; :class:`PositivenessCrossAttention` weighs
+    them with the online projection ``base_out`` (before the predictor) as
+    query; :class:`SoftNeighborContrastiveLoss` counts them as positives
+    with those weights next to the key. The keys of the first call per
+    step (MoCo v3's ``k2``, as in the authors' release) are enqueued by
+    :class:`SupportSetQueueHook` after the step.
+
+    With ``k=0``, an empty memory, or during the hook's warm-up, no
+    candidates are used and the loss is MoCo v3's.
+
+    Args:
+        predictor (dict): Config of the prediction MLP.
+        queue (dict): Config of the :class:`SupportSetQueue` of momentum
+            projections (release: 128,000 rows).
+        positiveness (dict): Config of the module giving ``(B, K)`` weights
+            from ``(query (B, D), candidates (B, K, D))``. Defaults to the
+            parameter-free :class:`PositivenessCrossAttention`; its
+            ``embed_dims`` defaults to the queue's ``feat_dim``.
+        loss (dict): Config of the loss taking ``(predictions, keys,
+            candidates, weights)``. Defaults to
+            :class:`SoftNeighborContrastiveLoss` with temperature 0.2.
+        k (int): Candidates per sample (release and paper: 30). 0 disables
+            soft neighbours. Defaults to 30.
+        detach_weights (bool): Stop the gradient into the positiveness
+            weights. The release does not, so the attention query (the
+            online projection) is also trained by them. Defaults to False.
+        enqueue (str): ``'first'``: enqueue the keys of the first ``loss``
+            call per step; ``'all'``: of every call. Defaults to ``'first'``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 predictor: dict,
+                 queue: dict,
+                 positiveness: dict = dict(type='PositivenessCrossAttention'),
+                 loss: dict = dict(
+                     type='SoftNeighborContrastiveLoss', temperature=0.2),
+                 k: int = 30,
+                 detach_weights: bool = False,
+                 enqueue: str = 'first',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.predictor = MODELS.build(predictor)
+        self.queue: SupportSetQueue = MODELS.build(queue)
+        positiveness = dict(positiveness)
+        if positiveness.get('type') == 'PositivenessCrossAttention':
+            positiveness.setdefault('embed_dims', self.queue.feat_dim)
+        self.positiveness = MODELS.build(positiveness)
+        self.loss_module = MODELS.build(loss)
+        if not isinstance(k, int) or not 0 <= k <= self.queue.size:
+            raise ValueError(
+                f'SoftNeighborHead: k={k!r} must be an int in [0, queue.size='
+                f'{self.queue.size}]')
+        if enqueue not in ('first', 'all'):
+            raise ValueError("SoftNeighborHead: enqueue must be 'first' or "
+                             f"'all', got {enqueue!r}")
+        self.k = k
+        self.detach_weights = detach_weights
+        self.enqueue = enqueue
+
+    def candidates(self,
+                   keys: torch.Tensor,
+                   labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``(B, K', D)`` unit-norm candidates of each key, no gradient.
+
+        ``K' = min(k, filled rows)``, and 0 when soft neighbours are off
+        (``k=0``, empty memory, warm-up).
+        """
+        queue = self.queue
+        if self.k == 0 or queue.is_empty or not queue.use_neighbors:
+            return keys.new_zeros(keys.shape[0], 0, keys.shape[1])
+        nbrs = queue.nearest(keys, self.k)
+        queue.record_lookup(nbrs, labels)
+        return nbrs.feats.to(keys.dtype)
+
+    def loss(self,
+             base_out: torch.Tensor,
+             momentum_out: torch.Tensor,
+             labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One direction of the SNCLR loss.
+
+        Args:
+            base_out (Tensor): ``(B, D)`` online projections (query of the
+                cross-attention; input of the predictor).
+            momentum_out (Tensor): ``(B, D)`` momentum projections of the
+                other view (keys; their neighbours are the candidates).
+            labels (Tensor, optional): ``(B,)`` labels for diagnostics.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        pred = self.predictor([base_out])[0]
+        cands = self.candidates(momentum_out, labels)
+        weights = self.positiveness(base_out, cands)
+        if self.detach_weights:
+            weights = weights.detach()
+        if weights.numel():
+            self.queue.stats.setdefault('positiveness_max', []).append(
+                float(weights.detach().max(dim=1).values.mean()))
+        loss = self.loss_module(pred, momentum_out, cands, weights)
+        if self.training and (self.enqueue == 'all'
+                              or not self.queue.has_pending):
+            self.queue.stash(momentum_out, labels)
+        return loss

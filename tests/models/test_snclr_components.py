@@ -1,0 +1,187 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+from nnclr_plugin.models import (PositivenessCrossAttention,
+                                 SoftNeighborContrastiveLoss,
+                                 soft_neighbor_contrastive_loss)
+
+init_default_scope('mmpretrain')
+
+
+# ----------------------------------------------------------- positiveness
+def test_parameter_free_weights_match_hand_computation():
+    attn = PositivenessCrossAttention(embed_dims=2)
+    assert len(list(attn.parameters())) == 0
+    query = torch.tensor([[1., 0.]])
+    # Candidates at 0, 60 and 90 degrees: cosines 1, 0.5, 0.
+    cands = torch.tensor([[[2., 0.], [0.5, math.sqrt(3) / 2], [0., 3.]]])
+    w = attn(query, cands)
+    den = math.exp(1) + math.exp(0.5) + math.exp(0)
+    expected = torch.tensor([[math.exp(1) / den, math.exp(0.5) / den,
+                              1 / den]])
+    assert torch.allclose(w, expected, atol=1e-6)
+
+
+def test_weights_sum_to_one_and_ignore_other_samples_candidates():
+    torch.manual_seed(0)
+    attn = PositivenessCrossAttention(embed_dims=8)
+    query, cands = torch.randn(4, 8), torch.randn(4, 5, 8)
+    w = attn(query, cands)
+    assert torch.allclose(w.sum(dim=1), torch.ones(4))
+    other = cands.clone()
+    other[1:] = torch.randn(3, 5, 8)  # change every other sample's set
+    assert torch.equal(attn(query, other)[0], w[0])
+
+
+def test_threshold_zeroes_weights_below_one_over_k():
+    attn = PositivenessCrossAttention(embed_dims=2, threshold=True)
+    query = torch.tensor([[1., 0.]])
+    cands = torch.tensor([[[1., 0.], [-1., 0.], [0., 1.], [0., -1.]]])
+    w = attn(query, cands)
+    full = PositivenessCrossAttention(embed_dims=2)(query, cands)
+    keep = full > 0.25
+    assert torch.equal(w, full * keep) and bool((w == 0).any())
+
+
+def test_learnable_heads_get_gradients_and_sum_to_one():
+    torch.manual_seed(1)
+    attn = PositivenessCrossAttention(embed_dims=8, learnable=True,
+                                      num_heads=2)
+    query = torch.randn(3, 8, requires_grad=True)
+    w = attn(query, torch.randn(3, 4, 8))
+    assert torch.allclose(w.sum(dim=1), torch.ones(3))
+    (w * torch.arange(4.)).sum().backward()
+    for name, p in attn.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert query.grad is not None
+
+
+def test_positiveness_bad_config():
+    with pytest.raises(ValueError, match='num_heads'):
+        PositivenessCrossAttention(embed_dims=8, num_heads=2)
+    with pytest.raises(ValueError, match='divisible'):
+        PositivenessCrossAttention(embed_dims=6, learnable=True, num_heads=4)
+
+
+# ------------------------------------------------------------------- loss
+def reference_soft_loss(pred, keys, cands, weights, temperature):
+    """Eq. 2 built the way the release does: one row of soft labels over
+    [key_j, cand_j1..cand_jK] for every sample j of the batch."""
+    b, k, d = cands.shape
+    pred = F.normalize(pred, dim=1)
+    columns, labels = [], torch.zeros(b, b * (k + 1))
+    for j in range(b):
+        columns.append(F.normalize(keys[j], dim=0))
+        columns.extend(F.normalize(cands[j], dim=1))
+    columns = torch.stack(columns)
+    for i in range(b):
+        labels[i, i * (k + 1)] = 1.
+        labels[i, i * (k + 1) + 1:(i + 1) * (k + 1)] = weights[i]
+    log_p = (pred @ columns.T / temperature).log_softmax(dim=1)
+    return (-(log_p * labels).sum(dim=1)).mean() * 2 * temperature
+
+
+def test_soft_loss_equals_reference():
+    torch.manual_seed(2)
+    pred, keys = torch.randn(5, 6), torch.randn(5, 6)
+    cands = torch.randn(5, 3, 6)
+    weights = torch.rand(5, 3).softmax(dim=1)
+    expected = reference_soft_loss(pred, keys, cands, weights, 0.2)
+    got = soft_neighbor_contrastive_loss(pred, keys, cands, weights, 0.2)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    module = SoftNeighborContrastiveLoss(temperature=0.2, scale_by_2t=False)
+    assert module(pred, keys, cands, weights).item() == pytest.approx(
+        expected.item() / 0.4, rel=1e-5)
+
+
+def test_soft_loss_gradient_reaches_weights():
+    torch.manual_seed(3)
+    weights = torch.rand(4, 3, requires_grad=True)
+    soft_neighbor_contrastive_loss(torch.randn(4, 6), torch.randn(4, 6),
+                                   torch.randn(4, 3, 6), weights).backward()
+    assert weights.grad is not None and bool((weights.grad > 0).all())
+
+
+@pytest.mark.parametrize('temperature', [0., -1.])
+def test_soft_loss_rejects_bad_temperature(temperature):
+    with pytest.raises(ValueError, match='temperature'):
+        SoftNeighborContrastiveLoss(temperature=temperature)
+
+
+# ------------------------------------------------------------------- head
+def predictor_cfg(dim=8):
+    return dict(
+        type='NonLinearNeck', in_channels=dim, hid_channels=16,
+        out_channels=dim, num_layers=2, with_bias=False, with_last_bn=False,
+        with_avg_pool=False, norm_cfg=dict(type='BN1d'))
+
+
+def soft_head(k=3, size=32, **kwargs):
+    return MODELS.build(
+        dict(type='SoftNeighborHead', predictor=predictor_cfg(),
+             queue=dict(type='SupportSetQueue', size=size, feat_dim=8),
+             k=k, **kwargs))
+
+
+def mocov3_head_like(head):
+    ref = MODELS.build(
+        dict(type='MoCoV3Head', predictor=predictor_cfg(),
+             loss=dict(type='CrossEntropyLoss', loss_weight=2 * 0.2),
+             temperature=0.2))
+    ref.predictor.load_state_dict(head.predictor.state_dict())
+    return ref.eval()
+
+
+@pytest.mark.parametrize('k, fill', [(0, 20), (3, 0)],
+                         ids=['k=0', 'empty-queue'])
+def test_without_neighbours_the_head_is_mocov3(k, fill):
+    torch.manual_seed(4)
+    head = soft_head(k=k).eval()
+    if fill:
+        head.queue.enqueue(torch.randn(fill, 8))
+    q, key = torch.randn(6, 8), torch.randn(6, 8)
+    ref = mocov3_head_like(head)
+    assert head.loss(q, key).item() == pytest.approx(
+        ref.loss(q, key).item(), rel=1e-6)
+
+
+def test_head_uses_the_top_k_memory_entries_of_the_key():
+    torch.manual_seed(5)
+    head = soft_head(k=3).eval()
+    rows = torch.randn(20, 8)
+    head.queue.enqueue(rows)
+    q, key = torch.randn(4, 8), torch.randn(4, 8)
+    unit = F.normalize(rows, dim=1)
+    top = (F.normalize(key, dim=1) @ unit.T).topk(3, dim=1).indices
+    cands = unit[top]
+    weights = head.positiveness(q, cands)
+    pred = head.predictor([q])[0]
+    expected = reference_soft_loss(pred, key, cands, weights, 0.2)
+    assert head.loss(q, key).item() == pytest.approx(expected.item(),
+                                                     rel=1e-5)
+
+
+def test_weights_are_trained_through_the_query_unless_detached():
+    torch.manual_seed(6)
+    rows, key, q0 = torch.randn(20, 8), torch.randn(4, 8), torch.randn(4, 8)
+    grads = {}
+    for detach in (False, True):
+        torch.manual_seed(7)
+        head = soft_head(k=3, detach_weights=detach).eval()
+        head.queue.enqueue(rows)
+        q = q0.clone().requires_grad_(True)
+        head.loss(q, key).backward()
+        grads[detach] = q.grad
+    # Same parameters and inputs: the only difference is the gradient that
+    # flows through the positiveness weights into the attention query.
+    assert not torch.allclose(grads[False], grads[True])
+
+
+def test_head_bad_k():
+    with pytest.raises(ValueError, match=r'k=33 .*queue.size=32'):
+        soft_head(k=33)
