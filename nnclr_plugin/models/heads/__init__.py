@@ -1,4 +1,5 @@
+from .nearest_neighbor_target_head import NearestNeighborTargetHead
 from .nnclr_head import NNCLRHead
 from .soft_neighbor_head import SoftNeighborHead
 
-__all__ = ['NNCLRHead', 'SoftNeighborHead']
+__all__ = ['NearestNeighborTargetHead', 'NNCLRHead', 'SoftNeighborHead']

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..memories import SupportSetQueue
+from .nearest_neighbor_target_head import check_embedding_pair
 
 TOPK_MODES = ('mean', 'sample')
 ENQUEUE_MODES = ('first', 'all')
@@ -120,6 +121,7 @@ class NNCLRHead(BaseModule):
         Returns:
             Tensor: Scalar loss.
         """
+        check_embedding_pair(type(self).__name__, base_out, target_out)
         pred = self.predictor([base_out])[0]
         pos = self.positives(target_out, labels)
         loss = self.loss_module(pos, pred)

@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..memories import SupportSetQueue
+from .nearest_neighbor_target_head import check_embedding_pair
 
 
 @MODELS.register_module()
@@ -106,6 +107,7 @@ class SoftNeighborHead(BaseModule):
         Returns:
             Tensor: Scalar loss.
         """
+        check_embedding_pair(type(self).__name__, base_out, momentum_out)
         pred = self.predictor([base_out])[0]
         cands = self.candidates(momentum_out, labels)
         weights = self.positiveness(base_out, cands)

@@ -1,0 +1,12 @@
+# NN-BYOL: the stock BYOL demo with only its head wrapped, so that the
+# target (the target network's projection of the other view) becomes its support-set nearest neighbour.
+_base_ = './byol_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
+
+model = dict(
+    head=dict(
+        _delete_=True,
+        type='NearestNeighborTargetHead',
+        head={{_base_.model.head}},
+        queue=dict(type='SupportSetQueue', size=4096, feat_dim=128)))
+
+custom_hooks = [dict(type='SupportSetQueueHook', warmup_iters=30)]
