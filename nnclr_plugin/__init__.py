@@ -6,9 +6,10 @@ registries (``MODELS``, ``HOOKS``, ``DATASETS``), so configs that use
 ``'mmpretrain.NAME'``.
 """
 from . import datasets, engine, models  # noqa: F401  (registration)
-from .utils import register_checkpoint_safe_globals
+from .utils import patch_mmcv_adjust_hue, register_checkpoint_safe_globals
 from .version import __version__
 
 register_checkpoint_safe_globals()
+patch_mmcv_adjust_hue()
 
 __all__ = ['__version__']

@@ -119,3 +119,45 @@ def test_train_cli_trains_saves_and_resumes(tmp_path):
     assert osp.exists(osp.join(work, 'iter_3.pth'))
     ckpt = torch.load(osp.join(work, 'iter_3.pth'))  # weights_only default
     assert ckpt['meta']['iter'] == 3
+
+
+def test_colour_jitter_hue_works_with_numpy_2():
+    """mmcv 2.1's adjust_hue overflows on numpy >= 2 for negative shifts;
+    the plugin's replacement keeps mmcv's result for positive shifts and
+    wraps negative ones around the hue circle."""
+    import mmcv
+    from mmpretrain.datasets.transforms import ColorJitter
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[..., 2] = 200  # pure red (BGR)
+    for backend in ('pillow', 'cv2'):
+        plus = mmcv.adjust_hue(img, 0.1, backend=backend)
+        minus = mmcv.adjust_hue(img, -0.1, backend=backend)
+        # +36 degrees moves red towards yellow (G rises), -36 towards
+        # magenta (B rises); value and saturation are kept.
+        assert plus[0, 0, 1] > 0 and plus[0, 0, 0] == 0
+        assert minus[0, 0, 0] > 0 and minus[0, 0, 1] == 0
+        assert plus[0, 0, 2] == minus[0, 0, 2] == 200
+        assert np.array_equal(mmcv.adjust_hue(img, 0., backend=backend), img)
+    jitter = ColorJitter(hue=0.5)
+    np.random.seed(0)
+    for _ in range(20):  # about half of the draws are negative
+        out = jitter(dict(img=img.copy()))['img']
+        assert out.shape == img.shape
+
+
+def test_package_config_paths_and_collate_scope():
+    from mmengine.config import Config
+
+    from nnclr_plugin.utils import drop_collate_fn_scope, resolve_config_path
+    path = resolve_config_path(
+        'mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py')
+    assert osp.isfile(path) and path.endswith('.mim/configs/byol/'
+                                              'byol_resnet50_16xb256-coslr-'
+                                              '200e_in1k.py')
+    assert resolve_config_path('configs/x.py') == 'configs/x.py'
+    with pytest.raises(FileNotFoundError, match='no config'):
+        resolve_config_path('mmpretrain::nope/none.py')
+    cfg = Config(dict(train_dataloader=dict(
+        collate_fn=dict(type='default_collate', _scope_='mmpretrain'))))
+    drop_collate_fn_scope(cfg)
+    assert cfg.train_dataloader.collate_fn == dict(type='default_collate')

@@ -7,6 +7,7 @@ support set, a PNG grid of test images and their support-set neighbours,
 (4) a comparison with the figures recorded in ``configs/demo/results.json``.
 """
 import argparse
+import glob
 import importlib.util
 import json
 import os
@@ -18,10 +19,14 @@ from typing import Dict, List, Optional
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_DIR = osp.join(REPO, 'configs', 'demo')
 RESULTS = osp.join(DEMO_DIR, 'results.json')
+# algo name (file-name prefix) -> demo config; all share backbone, data and
+# the 300-iteration schedule.
 CONFIGS = {
-    'simclr': 'simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
-    'nnclr': 'nnclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    osp.basename(p).split('_')[0]: p
+    for p in sorted(glob.glob(osp.join(DEMO_DIR, '*_fashion-mnist.py')))
 }
+# Demos whose model holds a support set get a neighbour grid.
+WITH_SUPPORT_SET = ('nnclr', 'snclr', 'nn-byol', 'nn-simsiam', 'nn-mocov3')
 # Subsets keep the kNN step to well under a minute on 2 cores.
 KNN_TRAIN, KNN_TEST = 10000, 2000
 
@@ -41,6 +46,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='default: work_dirs/demo_<algo>')
     parser.add_argument('--iters', type=int, help='override the 300 iters')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--no-grid', action='store_true', help='skip the neighbour grid')
     parser.add_argument(
         '--data-root',
         default=os.environ.get('NNCLR_DATA_ROOT',
@@ -97,7 +104,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         sys.exit(f'Fashion-MNIST not found in {args.data_root} (missing '
                  f'{", ".join(missing)}). {GET_DATA_HINT}')
     start = time.time()
-    config = osp.join(DEMO_DIR, CONFIGS[args.algo])
+    config = CONFIGS[args.algo]
     work_dir = args.work_dir or osp.join(REPO, 'work_dirs',
                                          f'demo_{args.algo}')
     print(f'[demo] pretraining {args.algo} on Fashion-MNIST: {config}')
@@ -109,7 +116,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         str(KNN_TRAIN), '--max-test', str(KNN_TEST), '--out',
         osp.join(work_dir, 'knn.json')
     ])
-    if args.algo != 'simclr':
+    if args.algo in WITH_SUPPORT_SET and not args.no_grid:
         grid = osp.join(work_dir, 'neighbors.png')
         load_tool('visualize_neighbors').main([
             config, ckpt, '--data-root', args.data_root, '--out', grid,

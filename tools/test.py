@@ -7,7 +7,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
-from nnclr_plugin.utils import prepare_cpu_distributed
+from nnclr_plugin.utils import (drop_collate_fn_scope, prepare_cpu_distributed,
+                                 resolve_config_path)
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,7 +38,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(resolve_config_path(args.config))
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
@@ -57,6 +58,7 @@ def main() -> None:
               else [cfg.test_evaluator]),
             dict(type='DumpResults', out_file_path=args.out),
         ]
+    drop_collate_fn_scope(cfg)
     prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()

@@ -66,6 +66,9 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
             'CUDA; leave it unset or use MMDistributedDataParallel')
     wrapper['type'] = 'CPUDistributedDataParallel'
     wrapper.setdefault('broadcast_buffers', False)
+    # mmengine reads the top-level key only when it builds the wrapper itself.
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
     if not torch_dist.is_initialized():
         if launcher == 'pytorch':

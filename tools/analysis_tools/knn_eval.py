@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
+from nnclr_plugin.utils import resolve_config_path
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -135,7 +136,7 @@ def load_backbone_checkpoint(model: nn.Module, filename: str) -> int:
 def build_knn_dataloaders(
         args: argparse.Namespace) -> Tuple[DataLoader, DataLoader]:
     """The memory-bank and query dataloaders from ``args.data_config``."""
-    data_cfg = Config.fromfile(args.data_config)
+    data_cfg = Config.fromfile(resolve_config_path(args.data_config))
     if args.cfg_options:
         data_cfg.merge_from_dict(args.cfg_options)
     loaders = []
@@ -174,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     start = time.time()
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(resolve_config_path(args.config))
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

@@ -33,6 +33,7 @@ from mmengine.utils import import_modules_from_strings, mkdir_or_exist
 from torch import nn
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
+from nnclr_plugin.utils import resolve_config_path
 from nnclr_plugin.visualization import (draw_neighbor_grid, embed_images,
                                         find_support_set, gallery_knn,
                                         iter_batches, label_agreement,
@@ -107,7 +108,7 @@ def build_datasets(args: argparse.Namespace):
     (whole val split) datasets of ``args.data_config``."""
     from mmpretrain.registry import DATASETS
 
-    data_cfg = Config.fromfile(args.data_config)
+    data_cfg = Config.fromfile(resolve_config_path(args.data_config))
     datasets = []
     for name, indices in (('train_dataloader', args.max_gallery),
                           ('val_dataloader', None)):
@@ -158,7 +159,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     start = time.time()
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(resolve_config_path(args.config))
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

@@ -39,8 +39,9 @@ def nn_contrastive_loss(positives: torch.Tensor,
             'nn_contrastive_loss: positives and predictions must have the '
             f'same shape, got {tuple(positives.shape)} and '
             f'{tuple(predictions.shape)}')
-    positives = F.normalize(positives, dim=1)
-    predictions = gather_with_grad(F.normalize(predictions, dim=1))
+    # float32 under AMP too: the softmax spans the whole global batch.
+    positives = F.normalize(positives.float(), dim=1)
+    predictions = gather_with_grad(F.normalize(predictions.float(), dim=1))
     logits = positives @ predictions.T / temperature
     n = positives.shape[0]
     targets = torch.arange(n, device=logits.device) + rank_offset(n)

@@ -47,14 +47,15 @@ def soft_neighbor_contrastive_loss(predictions: torch.Tensor,
             f'predictions {tuple(predictions.shape)}, keys '
             f'{tuple(keys.shape)}, candidates {tuple(candidates.shape)}, '
             f'weights {tuple(weights.shape)}')
-    pred = F.normalize(predictions, dim=1)
-    all_keys = gather_no_grad(F.normalize(keys, dim=1))
+    # float32 under AMP too: the softmax spans G * (1 + K) columns.
+    pred = F.normalize(predictions.float(), dim=1)
+    all_keys = gather_no_grad(F.normalize(keys.float(), dim=1))
     key_logits = pred @ all_keys.T / temperature  # (B, G)
     own = torch.arange(b, device=pred.device) + rank_offset(b)
     if k == 0:
         loss = F.cross_entropy(key_logits, own)
     else:
-        all_cands = gather_no_grad(F.normalize(candidates, dim=2))
+        all_cands = gather_no_grad(F.normalize(candidates.float(), dim=2))
         cand_logits = torch.einsum('bd,gkd->bgk', pred,
                                    all_cands) / temperature  # (B, G, K)
         log_z = torch.logsumexp(
@@ -62,7 +63,8 @@ def soft_neighbor_contrastive_loss(predictions: torch.Tensor,
         rows = torch.arange(b, device=pred.device)
         log_p_key = key_logits[rows, own] - log_z
         log_p_cand = cand_logits[rows, own] - log_z[:, None]  # (B, K)
-        loss = -(log_p_key + (weights * log_p_cand).sum(dim=1)).mean()
+        loss = -(log_p_key +
+                 (weights.float() * log_p_cand).sum(dim=1)).mean()
     return loss * (2 * temperature) if scale_by_2t else loss
 
 

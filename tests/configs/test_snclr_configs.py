@@ -1,0 +1,230 @@
+"""Checks of the ImageNet SNCLR configs in ``configs/snclr``.
+
+Each config must load, match its file name
+(``snclr_{backbone}_{gpus}xb{batch}-{schedule}-{epochs}e_in1k.py``), keep
+the release's SNCLR settings (memory 128,000 x 256, K = 30, T = 0.2) on a
+stock mmpretrain MoCo v3 model, and run one real training step on CPU at
+224 x 224 (batch 2 per view) through the soft-neighbour path.
+"""
+import copy
+import functools
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+
+import nnclr_plugin  # noqa: F401  (registers SoftNeighborHead, the hook, ...)
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO / 'configs' / 'snclr'
+CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
+EXPECTED = {
+    'snclr_vit-small-p16_16xb256-amp-coslr-300e_in1k.py',
+    'snclr_vit-base-p16_16xb256-amp-coslr-300e_in1k.py',
+    'snclr_resnet50_16xb256-amp-lars-coslr-300e_in1k.py',
+}
+
+NAME_RE = re.compile(r'^snclr_(?P<backbone>[a-z0-9-]+)_(?P<gpus>\d+)xb'
+                     r'(?P<batch>\d+)-(?P<schedule>[a-z0-9-]+)-(?P<epochs>\d+)'
+                     r'e_in1k\.py$')
+
+# The release's (start.sh) SNCLR settings.
+QUEUE_SIZE = 128000
+FEAT_DIM = 256
+TOPK = 30
+TEMPERATURE = 0.2
+# Base lr per 256 images: the release's ViT value (start.sh --lr=1.5e-5,
+# scaled by batch / 256 in main_log.py) and MoCo v3's ResNet-50 LARS value.
+VIT_BASE_LR = 1.5e-5
+R50_BASE_LR = 0.3
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """One intra-op thread: on 2 cores shared with other jobs, OpenMP's
+    spinning makes two threads several times slower than one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def parse_name(name: str) -> dict:
+    match = NAME_RE.match(name)
+    assert match, f'{name} does not follow the naming scheme'
+    info = match.groupdict()
+    for key in ('gpus', 'batch', 'epochs'):
+        info[key] = int(info[key])
+    info['global_batch'] = info['gpus'] * info['batch']
+    info['schedule'] = info['schedule'].split('-')
+    info['vit'] = info['backbone'].startswith('vit')
+    return info
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> Config:
+    return Config.fromfile(str(CONFIG_DIR / name))
+
+
+def build_model(cfg: Config) -> torch.nn.Module:
+    init_default_scope('mmpretrain')
+    from mmpretrain.registry import MODELS
+    model = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does
+        model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = revert_sync_batchnorm(MODELS.build(model))
+    model.init_weights()  # as the Runner does (ViT: sin-cos pos-embed)
+    return model
+
+
+def test_configs_present():
+    assert set(CONFIGS) == EXPECTED, CONFIGS
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_contents(name):
+    info = parse_name(name)
+    cfg = load(name)
+    assert 'nnclr_plugin' in cfg.custom_imports['imports']
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.model.type in ('MoCoV3', 'SNCLR')
+    assert cfg.model.base_momentum == 0.01  # 0.99 -> 1, cosine
+    assert cfg.train_dataloader.batch_size == info['batch']
+    assert cfg.train_dataloader.dataset.type == 'ImageNet'
+    assert '_scope_' not in cfg.train_dataloader.collate_fn
+    assert cfg.train_cfg.max_epochs == info['epochs']
+    assert cfg.param_scheduler[-1].end == info['epochs']
+    assert cfg.param_scheduler[0].end == (40 if info['vit'] else 10)
+
+    head = cfg.model.head
+    assert head.type == 'SoftNeighborHead'
+    assert head.queue.type == 'SupportSetQueue'
+    assert head.queue.size == QUEUE_SIZE >= info['global_batch']
+    assert head.queue.feat_dim == FEAT_DIM == cfg.model.neck.out_channels
+    assert 0 < head.queue.block_size < QUEUE_SIZE
+    assert head.k == TOPK
+    assert head.loss.type == 'SoftNeighborContrastiveLoss'
+    assert head.loss.temperature == TEMPERATURE
+    assert not head.get('positiveness', {}).get('threshold', False)
+    assert head.predictor.in_channels == head.predictor.out_channels == 256
+    assert head.predictor.hid_channels == 4096
+    # The release's ViT predictor ends in an affine-free BN; MoCo v3's
+    # ResNet predictor has none.
+    assert head.predictor.with_last_bn == info['vit']
+
+    hooks = [h.type for h in cfg.custom_hooks]
+    assert 'SupportSetQueueHook' in hooks
+
+    optim = cfg.optim_wrapper
+    assert ('amp' in info['schedule']) == (optim.type == 'AmpOptimWrapper')
+    assert cfg.auto_scale_lr.base_batch_size == info['global_batch']
+    if info['vit']:
+        assert cfg.model.backbone.type == 'MoCoV3ViT'
+        assert cfg.model.backbone.stop_grad_conv1
+        assert optim.optimizer.type == 'AdamW'
+        assert optim.optimizer.lr == pytest.approx(
+            VIT_BASE_LR * info['global_batch'] / 256)
+        assert optim.optimizer.weight_decay == 0.1
+        assert cfg.find_unused_parameters
+    else:
+        assert 'lars' in info['schedule']
+        assert cfg.model.backbone.type == 'ResNet'
+        assert cfg.model.backbone.depth == 50
+        assert optim.optimizer.type == 'LARS'
+        assert optim.optimizer.lr == pytest.approx(
+            R50_BASE_LR * info['global_batch'] / 256)
+        assert optim.optimizer.weight_decay == 1e-6
+
+
+def test_metafile_and_readme_list_every_config():
+    import yaml
+    meta = yaml.safe_load((CONFIG_DIR / 'metafile.yml').read_text())
+    listed = {}
+    for model in meta['Models']:
+        assert model['In Collection'] == 'SNCLR'
+        assert (REPO / model['Config']).is_file(), model['Config']
+        listed[Path(model['Config']).name] = model
+    assert sorted(listed) == CONFIGS
+    readme = (CONFIG_DIR / 'README.md').read_text()
+    for name, model in listed.items():
+        info = parse_name(name)
+        assert model['Name'] == name[:-3]
+        assert model['Metadata']['Epochs'] == info['epochs']
+        assert model['Metadata']['Batch Size'] == info['global_batch']
+        assert f'./{name}' in readme, name
+
+
+@pytest.mark.parametrize('name', [n for n in CONFIGS if 'lars' in n])
+def test_lars_excludes_bn_and_bias(name):
+    """BN parameters and biases: no weight decay, no LARS adaptation."""
+    cfg = load(name)
+    model = build_model(cfg)
+    wrapper = copy.deepcopy(cfg.optim_wrapper)
+    wrapper.type = 'OptimWrapper'  # AmpOptimWrapper needs CUDA
+    wrapper.pop('loss_scale', None)
+    optimizer = build_optim_wrapper(model, wrapper).optimizer
+    group_of = {id(p): g for g in optimizer.param_groups for p in g['params']}
+    for pname, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        group = group_of[id(param)]
+        excluded = param.ndim == 1  # BN weights/biases (no fc biases here)
+        assert (group['weight_decay'] == 0) == excluded, pname
+        assert group.get('lars_exclude', False) == excluded, pname
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_one_training_step(name):
+    from mmpretrain.models import MoCoV3
+    from mmpretrain.structures import DataSample
+
+    from nnclr_plugin.models import SoftNeighborHead
+
+    cfg = load(name)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    assert isinstance(model, MoCoV3)
+    head = model.head
+    assert isinstance(head, SoftNeighborHead)
+    assert head.k == TOPK
+    assert head.loss_module.temperature == TEMPERATURE
+    queue = head.queue
+    assert (queue.size, queue.feat_dim) == (QUEUE_SIZE, FEAT_DIM)
+
+    model.train()
+    queue.manage_manually()  # no Runner, so no SupportSetQueueHook
+    # Rows from "earlier steps", so that this step looks up K candidates.
+    queue.enqueue(torch.randn(64, FEAT_DIM))
+    filled = queue.filled
+    assert filled == 64
+
+    batch = 2
+    views = [torch.randn(batch, 3, 224, 224) for _ in range(2)]
+    loss = model.loss(views, [DataSample() for _ in range(batch)])['loss']
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+
+    stats = queue.pop_stats()
+    assert 'nn_similarity' in stats  # the memory was searched
+    assert 0 < stats['positiveness_max'] <= 1  # candidates were weighted
+
+    backbone_grads = [p.grad for p in model.backbone.parameters()
+                      if p.requires_grad]
+    assert backbone_grads and all(g is not None for g in backbone_grads)
+    assert all(torch.isfinite(g).all() for g in backbone_grads)
+    assert any(g.abs().sum() > 0 for g in backbone_grads)
+    for pname, param in model.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None, f'{pname} got no gradient'
+    momentum = list(model.momentum_encoder.parameters())
+    assert momentum
+    assert all(p.grad is None and not p.requires_grad for p in momentum)
+
+    # Only the first head.loss call per step (MoCo v3's k2) is enqueued.
+    queue.flush()
+    assert queue.filled == filled + batch
