@@ -1,9 +1,9 @@
 # The two commands of the README. Both run the same idempotent set-up first.
-#   make demo [ALGO=nnclr|snclr|simclr]   pretrain on Fashion-MNIST (CPU), kNN, neighbour grid
+#   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
 #   make test [PYTEST_ARGS=...]           the test suite (slow tests: PYTEST_ARGS="-m slow")
 VENV ?= .venv
 PY := $(VENV)/bin/python
-ALGO ?= simclr
+ALGO ?= nnclr
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test data clean

@@ -30,6 +30,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip)
+# Some machines list package indexes that do not exist; pip warns once per
+# package about them. Keep the set-up output readable.
+quiet_pip() {
+    "${PIP[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+}
 
 # The stamp covers every file that decides what gets installed.
 stamp_src=$(cat requirements/*.txt setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
@@ -43,14 +48,14 @@ else
     [ -d "$SHARED_WHEELS" ] && FIND_LINKS+=(--find-links "$SHARED_WHEELS")
 
     log "installing build prerequisites"
-    "${PIP[@]}" install -q --upgrade pip
-    "${PIP[@]}" install -q -r requirements/build.txt
+    quiet_pip install -q --upgrade pip
+    quiet_pip install -q -r requirements/build.txt
 
     # mmcv 2.1.0 has no wheel for torch 2.14: take one from a cache or build it.
     if ! "${PIP[@]}" install -q --no-deps --no-index "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
         log "no cached mmcv $MMCV_VERSION wheel: building from the sdist (about 15 min on 2 cores)"
         build_dir="$(mktemp -d)"
-        "${PIP[@]}" download -q --no-deps --no-binary :all: -d "$build_dir" "mmcv==$MMCV_VERSION"
+        quiet_pip download -q --no-deps --no-binary :all: -d "$build_dir" "mmcv==$MMCV_VERSION"
         tar -xzf "$build_dir"/mmcv-"$MMCV_VERSION".tar.gz -C "$build_dir"
         src="$build_dir/mmcv-$MMCV_VERSION"
         # torch >= 2.10 headers use C++20 features; mmcv 2.1.0 hard-codes c++17.
@@ -66,9 +71,9 @@ else
     fi
 
     log "installing the pinned stack and test requirements"
-    "${PIP[@]}" install -q "${FIND_LINKS[@]}" -r requirements/runtime.txt -r requirements/tests.txt
+    quiet_pip install -q "${FIND_LINKS[@]}" -r requirements/runtime.txt -r requirements/tests.txt
     log "installing nnclr_plugin (editable)"
-    "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+    quiet_pip install -q --no-deps --no-build-isolation -e .
     echo "$stamp_src" > "$STAMP"
     log "environment ready"
 fi
