@@ -7,7 +7,7 @@ from mmpretrain.models.utils import (ClsDataPreprocessor,
 from torch import Tensor, nn
 
 
-def _eval_preprocessor(preprocessor: nn.Module) -> nn.Module:
+def build_eval_preprocessor(preprocessor: nn.Module) -> nn.Module:
     """A data preprocessor that can handle a single-view evaluation batch.
 
     ``SelfSupDataPreprocessor`` is written for multi-view training batches:
@@ -121,7 +121,7 @@ def extract_backbone_features(
     if max_samples is not None and max_samples < 0:
         raise ValueError(
             f'max_samples must be >= 0 or None, got max_samples={max_samples}')
-    preprocessor = _eval_preprocessor(model.data_preprocessor)
+    preprocessor = build_eval_preprocessor(model.data_preprocessor)
     was_training = model.training
     model.eval()
     feats, labels = [], []

@@ -15,10 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
-from mmpretrain.models.utils import (ClsDataPreprocessor,
-                                     SelfSupDataPreprocessor)
 from torch import Tensor, nn
 
+from nnclr_plugin.evaluation.features import build_eval_preprocessor
 from nnclr_plugin.models.memories import SupportSetQueue
 
 # Figure geometry in inches. Every tile gets the same box, so the PNG size
@@ -39,37 +38,6 @@ QUERY_COLOR = '#2b5fad'
 
 
 # ---------------------------------------------------------------- embedding
-def build_eval_preprocessor(preprocessor: nn.Module) -> nn.Module:
-    """A data preprocessor for single-view evaluation batches.
-
-    ``SelfSupDataPreprocessor`` reads a list in ``inputs`` as a list of
-    *views* and returns it unstacked, but a single-view batch collated with
-    ``pseudo_collate`` is also a list (one tensor per image). A
-    ``ClsDataPreprocessor`` with the same mean, std and channel flip stacks
-    and normalises such a batch the way the training views were normalised.
-
-    Args:
-        preprocessor (nn.Module): The model's ``data_preprocessor``.
-
-    Returns:
-        nn.Module: ``preprocessor`` itself when it is not a
-        ``SelfSupDataPreprocessor``, otherwise an equivalent
-        ``ClsDataPreprocessor`` on the same device.
-    """
-    if not isinstance(preprocessor, SelfSupDataPreprocessor):
-        return preprocessor
-    mean = std = None
-    if preprocessor._enable_normalize:
-        mean = preprocessor.mean.flatten().tolist()
-        std = preprocessor.std.flatten().tolist()
-    # SelfSupDataPreprocessor flips channels whenever to_rgb is set;
-    # ClsDataPreprocessor only flips 3-channel inputs, which are the only
-    # ones where the flip means anything.
-    replacement = ClsDataPreprocessor(
-        mean=mean, std=std, to_rgb=preprocessor._channel_conversion)
-    return replacement.to(preprocessor.device)
-
-
 def project(model: nn.Module, inputs: Tensor) -> Tensor:
     """L2-normalised projections of a normalised image batch.
 

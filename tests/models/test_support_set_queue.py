@@ -139,3 +139,17 @@ def test_dim_mismatch_and_oversized_batch_are_errors():
         queue.nearest(torch.randn(2, 4))
     with pytest.raises(ValueError, match='size=4'):
         queue.enqueue(torch.randn(5, 3))
+
+
+def test_stash_first_only_keeps_the_first_rows_of_a_step():
+    queue = SupportSetQueue(size=8, feat_dim=2)
+    queue.manage_manually()
+    first, second = torch.randn(2, 2), torch.randn(2, 2)
+    queue.stash(first, first_only=True)
+    queue.stash(second, first_only=True)
+    queue.flush()
+    assert queue.filled == 2
+    assert torch.allclose(queue.queue[:2], F.normalize(first, dim=1))
+    queue.stash(second, first_only=True)  # a new step: accepted again
+    queue.flush()
+    assert queue.filled == 4

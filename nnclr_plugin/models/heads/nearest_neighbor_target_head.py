@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..memories import SupportSetQueue
+from .arguments import check_support_set_args
 
 # Heads whose ``loss(input, target)`` compares a prediction made from
 # ``input`` with an embedding ``target`` of the same shape: replacing the
@@ -76,13 +77,8 @@ class NearestNeighborTargetHead(BaseModule):
                 "NNCLRHead, or NNCLRHead under type='MoCoV3'")
         self.head = MODELS.build(head)
         self.queue: SupportSetQueue = MODELS.build(queue)
-        if not isinstance(k, int) or not 0 <= k <= self.queue.size:
-            raise ValueError(
-                f'NearestNeighborTargetHead: k={k!r} must be an int in '
-                f'[0, queue.size={self.queue.size}]')
-        if enqueue not in ('first', 'all'):
-            raise ValueError("NearestNeighborTargetHead: enqueue must be "
-                             f"'first' or 'all', got {enqueue!r}")
+        check_support_set_args('NearestNeighborTargetHead', k, 0, self.queue,
+                               enqueue)
         self.k = k
         self.enqueue = enqueue
 
@@ -116,7 +112,7 @@ class NearestNeighborTargetHead(BaseModule):
         """
         check_embedding_pair(type(self).__name__, base_out, target_out)
         loss = self.head.loss(base_out, self.target(target_out, labels))
-        if self.training and self.k > 0 and (self.enqueue == 'all'
-                                             or not self.queue.has_pending):
-            self.queue.stash(target_out, labels)
+        if self.training and self.k > 0:
+            self.queue.stash(target_out, labels,
+                             first_only=self.enqueue == 'first')
         return loss

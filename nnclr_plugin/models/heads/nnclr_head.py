@@ -7,10 +7,10 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..memories import SupportSetQueue
+from .arguments import check_support_set_args
 from .nearest_neighbor_target_head import check_embedding_pair
 
 TOPK_MODES = ('mean', 'sample')
-ENQUEUE_MODES = ('first', 'all')
 
 
 @MODELS.register_module()
@@ -62,16 +62,10 @@ class NNCLRHead(BaseModule):
         self.predictor = MODELS.build(predictor)
         self.queue: SupportSetQueue = MODELS.build(queue)
         self.loss_module = MODELS.build(loss)
-        if not isinstance(k, int) or not 1 <= k <= self.queue.size:
-            raise ValueError(
-                f'NNCLRHead: k={k!r} must be an int in [1, queue.size='
-                f'{self.queue.size}]')
+        check_support_set_args('NNCLRHead', k, 1, self.queue, enqueue)
         if topk_mode not in TOPK_MODES:
             raise ValueError(f'NNCLRHead: topk_mode must be one of '
                              f'{TOPK_MODES}, got {topk_mode!r}')
-        if enqueue not in ENQUEUE_MODES:
-            raise ValueError(f'NNCLRHead: enqueue must be one of '
-                             f'{ENQUEUE_MODES}, got {enqueue!r}')
         self.k = k
         self.topk_mode = topk_mode
         self.enqueue = enqueue
@@ -125,7 +119,7 @@ class NNCLRHead(BaseModule):
         pred = self.predictor([base_out])[0]
         pos = self.positives(target_out, labels)
         loss = self.loss_module(pos, pred)
-        if self.training and (self.enqueue == 'all'
-                              or not self.queue.has_pending):
-            self.queue.stash(target_out, labels)
+        if self.training:
+            self.queue.stash(target_out, labels,
+                             first_only=self.enqueue == 'first')
         return loss

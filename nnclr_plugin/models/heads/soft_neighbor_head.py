@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..memories import SupportSetQueue
+from .arguments import check_support_set_args
 from .nearest_neighbor_target_head import check_embedding_pair
 
 
@@ -65,13 +66,7 @@ class SoftNeighborHead(BaseModule):
             positiveness.setdefault('embed_dims', self.queue.feat_dim)
         self.positiveness = MODELS.build(positiveness)
         self.loss_module = MODELS.build(loss)
-        if not isinstance(k, int) or not 0 <= k <= self.queue.size:
-            raise ValueError(
-                f'SoftNeighborHead: k={k!r} must be an int in [0, queue.size='
-                f'{self.queue.size}]')
-        if enqueue not in ('first', 'all'):
-            raise ValueError("SoftNeighborHead: enqueue must be 'first' or "
-                             f"'all', got {enqueue!r}")
+        check_support_set_args('SoftNeighborHead', k, 0, self.queue, enqueue)
         self.k = k
         self.detach_weights = detach_weights
         self.enqueue = enqueue
@@ -117,7 +112,7 @@ class SoftNeighborHead(BaseModule):
             self.queue.stats.setdefault('positiveness_max', []).append(
                 float(weights.detach().max(dim=1).values.mean()))
         loss = self.loss_module(pred, momentum_out, cands, weights)
-        if self.training and (self.enqueue == 'all'
-                              or not self.queue.has_pending):
-            self.queue.stash(momentum_out, labels)
+        if self.training:
+            self.queue.stash(momentum_out, labels,
+                             first_only=self.enqueue == 'first')
         return loss

@@ -147,8 +147,15 @@ class SupportSetQueue(BaseModule):
 
     def stash(self,
               feats: torch.Tensor,
-              labels: Optional[torch.Tensor] = None) -> None:
+              labels: Optional[torch.Tensor] = None,
+              first_only: bool = False) -> None:
         """Keep rows of the current step for the next :meth:`flush`.
+
+        Args:
+            feats (Tensor): ``(N, feat_dim)`` rows.
+            labels (Tensor, optional): ``(N,)`` labels for diagnostics.
+            first_only (bool): Ignore the rows if some are already waiting,
+                i.e. keep only the first stash of each step.
 
         Raises:
             RuntimeError: If nothing flushes the queue (no hook).
@@ -158,6 +165,8 @@ class SupportSetQueue(BaseModule):
                 'SupportSetQueue: rows were produced during training but no '
                 f'SupportSetQueueHook manages this queue; {HOOK_HINT}')
         self._check_dim(feats, 'stash(feats)')
+        if first_only and self._pending:
+            return
         self._pending.append(feats.detach())
         self._pending_labels.append(
             None if labels is None else labels.detach())

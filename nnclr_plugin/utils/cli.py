@@ -1,0 +1,52 @@
+"""Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from .config import drop_collate_fn_scope, resolve_config_path
+from .dist import prepare_cpu_distributed
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The options of mmpretrain's tools that every Runner entry point has."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'train_dataloader.dataset.data_root=/data/fmnist')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_runner_config(args: argparse.Namespace) -> Config:
+    """Config of ``args.config`` with the shared options applied.
+
+    ``package::path`` configs are accepted, ``--cfg-options`` merged, the
+    work dir defaults to ``work_dirs/<config name>``, and ``LOCAL_RANK`` is
+    exported for launchers that only pass ``--local-rank``.
+    """
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(resolve_config_path(args.config))
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return drop_collate_fn_scope(cfg)
+
+
+def finalize_for_launcher(cfg: Config) -> Config:
+    """Last step before ``Runner.from_cfg``: CPU distributed set-up."""
+    prepare_cpu_distributed(cfg, cfg.launcher)
+    return cfg
