@@ -24,17 +24,23 @@ sys.path.insert(0, osp.join(REPO, 'tools'))
 from demo import CONFIGS, RESULTS  # noqa: E402
 
 
-def run_one(algo: str, seed: int, work_root: str) -> Dict:
+def run_one(algo: str, seed: int, work_root: str, reuse: bool) -> Dict:
     work_dir = osp.join(work_root, f'{algo}_seed{seed}')
+    done = osp.join(work_dir, 'knn.json')
+    if reuse and osp.exists(done):
+        with open(done) as f:
+            return json.load(f)
     start = time.time()
     subprocess.run([
         sys.executable,
         osp.join(REPO, 'tools', 'demo.py'), '--algo', algo, '--seed',
         str(seed), '--no-grid', '--work-dir', work_dir
     ], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-    with open(osp.join(work_dir, 'knn.json')) as f:
+    with open(done) as f:
         result = json.load(f)
     result['wall_s'] = time.time() - start
+    with open(done, 'w') as f:  # keep the wall time for --reuse
+        json.dump(result, f, indent=2)
     return result
 
 
@@ -47,7 +53,8 @@ def summarise(runs: Dict[str, List[Dict]]) -> Dict[str, Dict]:
             top1_std=statistics.stdev(top1) if len(top1) > 1 else 0.,
             top1_runs=top1,
             seeds=len(top1),
-            wall_s_median=statistics.median(r['wall_s'] for r in results),
+            wall_s_median=statistics.median(
+                r.get('wall_s', float('nan')) for r in results),
             note=f'{len(top1)} seed(s), 300 it x 128, kNN train 10k/test 2k')
     return table
 
@@ -59,6 +66,9 @@ def main() -> None:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
     parser.add_argument('--work-root',
                         default=osp.join(REPO, 'work_dirs', 'demo_knn'))
+    parser.add_argument(
+        '--reuse', action='store_true',
+        help='take the result of a finished earlier run from its work dir')
     parser.add_argument('--write-results', action='store_true',
                         help=f'merge the table into {RESULTS}')
     args = parser.parse_args()
@@ -66,7 +76,7 @@ def main() -> None:
     runs: Dict[str, List[Dict]] = {}
     for seed in args.seeds:  # seeds outermost: partial runs stay comparable
         for algo in args.algos:
-            result = run_one(algo, seed, args.work_root)
+            result = run_one(algo, seed, args.work_root, args.reuse)
             runs.setdefault(algo, []).append(result)
             print(f'{algo:<11} seed {seed}: top-1 {result["top1"]:.2f} '
                   f'({result["wall_s"]:.0f} s)', flush=True)
