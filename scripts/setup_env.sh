@@ -55,7 +55,8 @@ else
     if ! "${PIP[@]}" install -q --no-deps --no-index "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
         log "no cached mmcv $MMCV_VERSION wheel: building from the sdist (about 15 min on 2 cores)"
         build_dir="$(mktemp -d)"
-        quiet_pip download -q --no-deps --no-binary :all: -d "$build_dir" "mmcv==$MMCV_VERSION"
+        quiet_pip download -q --no-deps --no-build-isolation --no-binary :all: \
+            -d "$build_dir" "mmcv==$MMCV_VERSION"
         tar -xzf "$build_dir"/mmcv-"$MMCV_VERSION".tar.gz -C "$build_dir"
         src="$build_dir/mmcv-$MMCV_VERSION"
         # torch >= 2.10 headers use C++20 features; mmcv 2.1.0 hard-codes c++17.
