@@ -79,7 +79,7 @@ def main() -> None:
             result = run_one(algo, seed, args.work_root, args.reuse)
             runs.setdefault(algo, []).append(result)
             print(f'{algo:<11} seed {seed}: top-1 {result["top1"]:.2f} '
-                  f'({result["wall_s"]:.0f} s)', flush=True)
+                  f'({result.get("wall_s", float("nan")):.0f} s)', flush=True)
     table = summarise(runs)
     print(f'\n{"algo":<11} {"top-1":>7} {"std":>5} seeds  wall(s)')
     for algo, row in table.items():
