@@ -1,4 +1,5 @@
 from .fashion_mnist import LocalFashionMNIST
+from .imagenet_subset import ImageNetSubset
 from .transforms import GrayBrightnessContrast
 
-__all__ = ['LocalFashionMNIST', 'GrayBrightnessContrast']
+__all__ = ['LocalFashionMNIST', 'GrayBrightnessContrast', 'ImageNetSubset']
