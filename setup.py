@@ -7,7 +7,9 @@ HERE = Path(__file__).parent
 
 def read_requirements(name: str) -> list:
     lines = (HERE / 'requirements' / name).read_text().splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith('#')]
+    return [
+        ln.strip() for ln in lines if ln.strip() and not ln.startswith('#')
+    ]
 
 
 def read_version() -> str:

@@ -15,8 +15,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FMNIST_ROOT = os.environ.get('NNCLR_DATA_ROOT',
                              osp.join(REPO, 'data', 'fashion_mnist'))
 DEMO = osp.join(REPO, 'configs', 'demo')
-SIMCLR_DEMO = osp.join(DEMO,
-                       'simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
+SIMCLR_DEMO = osp.join(
+    DEMO, 'simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
 NNCLR_DEMO = osp.join(DEMO,
                       'nnclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py')
 SNCLR_DEMO = osp.join(DEMO,

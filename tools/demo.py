@@ -1,4 +1,4 @@
-"""`make demo`: pretrain on Fashion-MNIST on CPU, then kNN and a neighbour grid.
+"""`make demo`: pretrain on Fashion-MNIST (CPU), kNN, neighbour grid.
 
 Steps: (1) train the demo config of ``--algo`` with a stock mmengine Runner
 (the log prints progress and ETA), (2) weighted kNN top-1/top-5 of the

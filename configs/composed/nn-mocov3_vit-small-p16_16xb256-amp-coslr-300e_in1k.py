@@ -1,7 +1,8 @@
 # NN-MoCo v3: mmpretrain's MoCo v3 ViT-S recipe, unchanged but for the head,
 # whose target (the momentum key of the other view) is replaced by its
 # nearest neighbour in a support set.
-_base_ = 'mmpretrain::mocov3/mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py'
+_base_ = ('mmpretrain::mocov3/'
+          'mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py')
 
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 

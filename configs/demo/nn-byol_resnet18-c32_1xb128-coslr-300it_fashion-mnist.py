@@ -1,5 +1,6 @@
 # NN-BYOL: the stock BYOL demo with only its head wrapped, so that the
-# target (the target network's projection of the other view) becomes its support-set nearest neighbour.
+# target (the target network's projection of the other view) becomes its
+# nearest neighbour in a support set.
 _base_ = './byol_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
 
 model = dict(

@@ -1,5 +1,6 @@
 # NN-MoCo v3: the stock MoCo v3 demo with only its head wrapped, so that the
-# target (the momentum key of the other view) becomes its support-set nearest neighbour.
+# target (the momentum key of the other view) becomes its nearest neighbour
+# in a support set.
 _base_ = './mocov3_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
 
 model = dict(

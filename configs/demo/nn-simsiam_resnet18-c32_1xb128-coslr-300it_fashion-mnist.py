@@ -1,5 +1,6 @@
 # NN-SimSiam: the stock SimSiam demo with only its head wrapped, so that the
-# target (the other view's stop-gradient projection) becomes its support-set nearest neighbour.
+# target (the other view's stop-gradient projection) becomes its nearest
+# neighbour in a support set.
 _base_ = './simsiam_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
 
 model = dict(

@@ -36,7 +36,7 @@ class LocalFashionMNIST(FashionMNIST):
         kwargs.setdefault('test_mode', split == 'test')
         missing = self.missing_files(data_root)
         if missing:
-            where = osp.abspath(data_root) if data_root else '<empty data_root>'
+            where = osp.abspath(data_root) if data_root else '<empty>'
             raise FileNotFoundError(
                 f'Fashion-MNIST not found: data_root={data_root!r} '
                 f'(looked in {where}) lacks {", ".join(missing)}. '
@@ -47,7 +47,9 @@ class LocalFashionMNIST(FashionMNIST):
     @classmethod
     def missing_files(cls, data_root: str) -> List[str]:
         """Names of the un-gzipped idx files absent from ``data_root``."""
-        names = [name[:-len('.gz')] for name, _ in cls.train_list + cls.test_list]
+        names = [
+            name[:-len('.gz')] for name, _ in cls.train_list + cls.test_list
+        ]
         if not data_root:
             return names
         return [n for n in names if not osp.isfile(osp.join(data_root, n))]

@@ -14,8 +14,8 @@ class ImageNetSubset(ImageNet):
 
     SimCLR released the 1 % and 10 % label splits (``1percent.txt``: 12,811
     images, ``10percent.txt``: 128,116) that later self-supervised papers
-    (SwAV, BYOL, ...) fine-tune on as well. Each line names one file of the ImageNet training set
-    and nothing else::
+    (SwAV, BYOL, ...) fine-tune on as well. Each line names one file of the
+    ImageNet training set and nothing else::
 
         n01440764_10026.JPEG
         n01440764_10027.JPEG

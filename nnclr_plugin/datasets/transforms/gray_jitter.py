@@ -42,7 +42,8 @@ class GrayBrightnessContrast(BaseTransform):
             if op == 'brightness':
                 out = out * self._factor(self.brightness)
             else:
-                out = (out - out.mean()) * self._factor(self.contrast) + out.mean()
+                mean = out.mean()
+                out = (out - mean) * self._factor(self.contrast) + mean
         return np.clip(out, 0, 255).astype(img.dtype), order
 
     def transform(self, results: dict) -> dict:

@@ -69,4 +69,5 @@ class NNContrastiveLoss(nn.Module):
             positives, predictions, self.temperature)
 
     def extra_repr(self) -> str:
-        return f'temperature={self.temperature}, loss_weight={self.loss_weight}'
+        return (f'temperature={self.temperature}, '
+                f'loss_weight={self.loss_weight}')
