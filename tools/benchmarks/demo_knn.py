@@ -48,13 +48,14 @@ def summarise(runs: Dict[str, List[Dict]]) -> Dict[str, Dict]:
     table = {}
     for algo, results in runs.items():
         top1 = [r['top1'] for r in results]
+        # A run reused from an older work dir may have no wall time.
+        walls = [r['wall_s'] for r in results if 'wall_s' in r]
         table[algo] = dict(
             top1=statistics.mean(top1),
             top1_std=statistics.stdev(top1) if len(top1) > 1 else 0.,
             top1_runs=top1,
             seeds=len(top1),
-            wall_s_median=statistics.median(
-                r.get('wall_s', float('nan')) for r in results),
+            wall_s_median=statistics.median(walls) if walls else None,
             note=f'{len(top1)} seed(s), 300 it x 128, kNN train 10k/test 2k')
     return table
 
@@ -84,15 +85,15 @@ def main() -> None:
     print(f'\n{"algo":<11} {"top-1":>7} {"std":>5} seeds  wall(s)')
     for algo, row in table.items():
         print(f'{algo:<11} {row["top1"]:7.2f} {row["top1_std"]:5.2f} '
-              f'{row["seeds"]:5d}  {row["wall_s_median"]:7.0f}')
+              f'{row["seeds"]:5d}  {row["wall_s_median"] or 0:7.0f}')
     if args.write_results:
         recorded = {}
         if osp.exists(RESULTS):
             with open(RESULTS) as f:
                 recorded = json.load(f)
         recorded.setdefault('results', {}).update(table)
-        recorded['command'] = ('python tools/benchmarks/demo_knn.py '
-                               '--write-results ' + ' '.join(sys.argv[1:]))
+        recorded['command'] = ('python tools/benchmarks/demo_knn.py ' +
+                               ' '.join(sys.argv[1:]))
         with open(RESULTS, 'w') as f:
             json.dump(recorded, f, indent=2, sort_keys=True)
         print(f'written to {RESULTS}')
