@@ -1,6 +1,6 @@
 """NN / soft-neighbour parts inside stock mmpretrain algorithms."""
+import ast
 import glob
-import re
 import os.path as osp
 
 import pytest
@@ -23,6 +23,16 @@ STOCK = {'nn-byol': 'BYOL', 'nn-simsiam': 'SimSiam', 'nn-mocov3': 'MoCoV3'}
 
 def stock_class(path):
     return getattr(mmpretrain_models, STOCK[osp.basename(path).split('_')[0]])
+
+
+def stock_base(path):
+    """The `mmpretrain::` config a composed config inherits from."""
+    tree = ast.parse(open(path).read())
+    base = next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign)
+                and node.targets[0].id == '_base_')
+    assert base.startswith('mmpretrain::'), base
+    return base[len('mmpretrain::'):]
 
 
 def without_scope(obj):
@@ -73,8 +83,7 @@ def test_composed_config_builds_the_stock_algorithm(path):
     assert model.head.queue.feat_dim == \
         model.head.head.predictor.fc0.in_features
     # Only the head (and hooks) changed with respect to the stock config.
-    base_name = re.search(r"_base_ = 'mmpretrain::([^']+)'",
-                          open(path).read()).group(1)
+    base_name = stock_base(path)
     base = Config.fromfile(
         osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs',
                  base_name))

@@ -19,6 +19,7 @@ from typing import Dict, List
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
@@ -37,6 +38,10 @@ class Trainer:
 
     def __init__(self, algo: str, data_root: str) -> None:
         cfg = Config.fromfile(CONFIGS[algo])
+        # Momentum schedules (CosineEMA) read the run length from the hub,
+        # which a Runner would fill in.
+        MessageHub.get_current_instance().update_info(
+            'max_iters', cfg.train_cfg.max_iters)
         torch.manual_seed(0)
         self.model = MODELS.build(cfg.model).train()
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
