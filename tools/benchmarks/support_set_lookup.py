@@ -4,8 +4,10 @@
 and merges running top-k lists, so the ``B x Q`` similarity matrix of a
 naive lookup (lightly's memory bank, ``block_size=None`` here) is never
 built. Each variant runs in its own process so that its peak resident
-memory can be read; times are medians over repeats, and the ratios are
-taken within this one run.
+memory can be read (on CPU the growth of the peak over the set-up's own
+peak; it stays 0 when the lookup fits under it, so the size of the largest
+similarity matrix is printed too); times are medians over repeats, and the
+ratios are taken within this one run.
 
 Example (paper sizes: Q = 98,304, d = 256, global batch 4,096)::
 
@@ -79,9 +81,12 @@ def main() -> None:
           f'on {args.device}, median of {args.repeats}')
     for block, r in results.items():
         same = abs(r['checksum'] - base['checksum']) < 1e-2 * args.batch
+        rows = args.size if block == 'none' else min(int(block), args.size)
+        sims_mib = args.batch * rows * 4 / 2**20
         print(f'  block_size={block:>6}: {r["median_s"] * 1000:8.1f} ms '
-              f'({r["median_s"] / base["median_s"]:.2f}x time), peak extra '
-              f'memory {r["peak_extra_mib"]:7.0f} MiB, same result: {same}')
+              f'({r["median_s"] / base["median_s"]:.2f}x time), similarity '
+              f'block {sims_mib:6.0f} MiB, peak RSS growth '
+              f'{r["peak_extra_mib"]:6.0f} MiB, same result: {same}')
 
 
 if __name__ == '__main__':
