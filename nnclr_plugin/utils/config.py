@@ -1,8 +1,12 @@
 """Config helpers shared by ``tools/train.py``, ``tools/test.py`` & co."""
 import os.path as osp
 
+from typing import Tuple
+
 from mmengine.config import Config
-from mmengine.utils import get_installed_path
+from mmengine.registry import init_default_scope
+from mmengine.utils import get_installed_path, import_modules_from_strings
+from torch import nn
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -40,3 +44,29 @@ def resolve_config_path(path: str) -> str:
             f'{path!r}: no config {rel!r} in the installed {package} '
             f'(looked for {resolved})')
     return resolved
+
+
+def build_model_from_config(path: str) -> Tuple[Config, nn.Module]:
+    """Load a config and build its model the way mmengine's Runner does.
+
+    Used by the analysis tools, which need a model but no Runner: the
+    config's ``custom_imports`` are imported, its default scope is set, and
+    a top-level ``data_preprocessor`` (mmpretrain classifier configs) is
+    merged into the model.
+
+    Args:
+        path (str): Config file, ``package::`` paths accepted.
+
+    Returns:
+        tuple[Config, nn.Module]: The config and the (untrained) model.
+    """
+    cfg = Config.fromfile(resolve_config_path(path))
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    # Imported here because the registry scope must be set first.
+    from mmpretrain.registry import MODELS
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return cfg, MODELS.build(model_cfg)

@@ -19,16 +19,15 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_to_model)
-from mmengine.utils import import_modules_from_strings, mkdir_or_exist
+from mmengine.utils import mkdir_or_exist
 from torch import nn
 from torch.utils.data import DataLoader
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
-from nnclr_plugin.utils import resolve_config_path
+from nnclr_plugin.utils import build_model_from_config, resolve_config_path
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -78,19 +77,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='override settings of the data config, e.g. '
         'val_dataloader.num_workers=0')
     return parser.parse_args(argv)
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` the way mmengine's Runner does."""
-    # Imported here because the registry scope must be set first.
-    from mmpretrain.registry import MODELS
-
-    model_cfg = cfg.model.copy()
-    # mmpretrain classifier configs keep the preprocessor at top level and
-    # rely on the Runner to merge it into the model.
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    return MODELS.build(model_cfg)
 
 
 def load_backbone_checkpoint(model: nn.Module, filename: str) -> int:
@@ -175,12 +161,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     start = time.time()
-    cfg = Config.fromfile(resolve_config_path(args.config))
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-
-    model = build_model(cfg)
+    _, model = build_model_from_config(args.config)
     missing = load_backbone_checkpoint(model, args.checkpoint)
     model.to(args.device)
 

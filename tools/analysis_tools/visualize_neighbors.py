@@ -27,13 +27,11 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
-from mmengine.utils import import_modules_from_strings, mkdir_or_exist
-from torch import nn
+from mmengine.utils import mkdir_or_exist
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
-from nnclr_plugin.utils import resolve_config_path
+from nnclr_plugin.utils import build_model_from_config, resolve_config_path
 from nnclr_plugin.visualization import (draw_neighbor_grid, embed_images,
                                         find_support_set, gallery_knn,
                                         iter_batches, label_agreement,
@@ -88,19 +86,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
     return args
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` the way mmengine's Runner does."""
-    # Imported here because the registry scope must be set first.
-    from mmpretrain.registry import MODELS
-
-    model_cfg = cfg.model.copy()
-    # Classifier configs keep the preprocessor at top level; the Runner
-    # merges it into the model.
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    return MODELS.build(model_cfg)
 
 
 def build_datasets(args: argparse.Namespace):
@@ -159,12 +144,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     start = time.time()
-    cfg = Config.fromfile(resolve_config_path(args.config))
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-
-    model = build_model(cfg)
+    _, model = build_model_from_config(args.config)
     # Restores the support-set buffers (queue, labels, num_filled) too.
     load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.to(args.device)
