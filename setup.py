@@ -32,6 +32,7 @@ setup(
     extras_require={
         'tests': read_requirements('tests.txt'),
         'optional': read_requirements('optional.txt'),
+        'benchmark': read_requirements('benchmark.txt'),
     },
     zip_safe=False,
 )

@@ -86,6 +86,22 @@ class SoftNeighborHead(BaseModule):
         queue.record_lookup(nbrs, labels)
         return nbrs.feats.to(keys.dtype)
 
+    def record_peakedness(self, weights: torch.Tensor) -> None:
+        """Record how far the ``(B, K)`` weights are from uniform ``1/K``.
+
+        ``positiveness_max`` is the mean largest weight (``1/K`` when flat,
+        1 when one candidate takes all); ``positiveness_entropy`` the mean
+        entropy divided by ``log K`` (1 when flat, 0 when one-hot).
+        """
+        stats = self.queue.stats
+        stats.setdefault('positiveness_max', []).append(
+            float(weights.max(dim=1).values.mean()))
+        k = weights.shape[1]
+        if k > 1:
+            entropy = -(weights * weights.clamp_min(1e-12).log()).sum(dim=1)
+            stats.setdefault('positiveness_entropy', []).append(
+                float(entropy.mean() / torch.log(torch.tensor(float(k)))))
+
     def loss(self,
              base_out: torch.Tensor,
              momentum_out: torch.Tensor,
@@ -109,8 +125,7 @@ class SoftNeighborHead(BaseModule):
         if self.detach_weights:
             weights = weights.detach()
         if weights.numel():
-            self.queue.stats.setdefault('positiveness_max', []).append(
-                float(weights.detach().max(dim=1).values.mean()))
+            self.record_peakedness(weights.detach())
         loss = self.loss_module(pred, momentum_out, cands, weights)
         if self.training:
             self.queue.stash(momentum_out, labels,

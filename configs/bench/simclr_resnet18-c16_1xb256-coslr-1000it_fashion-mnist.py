@@ -1,0 +1,11 @@
+# Quality benchmark: SimCLR (instance positives), the baseline of NNCLR.
+_base_ = [
+    '../demo/simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/bench_fashion_mnist.py'
+]
+model = {{_base_.bench_model}}
+train_dataloader = {{_base_.bench_train_dataloader}}
+param_scheduler = {{_base_.bench_param_scheduler}}
+train_cfg = {{_base_.bench_train_cfg}}
+default_hooks = {{_base_.bench_default_hooks}}
+custom_hooks = [{{_base_.bench_knn_hook}}]

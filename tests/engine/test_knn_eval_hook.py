@@ -1,0 +1,75 @@
+"""KNNEvalHook: online kNN (and final probe) through a real Runner."""
+import json
+import os.path as osp
+
+import pytest
+from helpers import FMNIST_ROOT, REPO, requires_fmnist, small_train_cfg
+from mmengine.runner import Runner
+
+from nnclr_plugin.engine.hooks import KNNEvalHook
+from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
+
+pytestmark = requires_fmnist
+
+BENCH_SIMCLR = osp.join(
+    REPO, 'configs', 'bench',
+    'simclr_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py')
+
+
+def bench_cfg(work_dir, max_iters=4, **kwargs):
+    cfg = small_train_cfg(BENCH_SIMCLR, work_dir, max_iters=max_iters,
+                          batch_size=32, num_images=256, **kwargs)
+    hook = cfg.custom_hooks[0]
+    assert hook.type == 'KNNEvalHook'
+    hook.update(interval=2, num_train=64, num_val=32)
+    for key, n in (('train_dataloader', 300), ('val_dataloader', 100)):
+        hook[key].dataset.data_root = FMNIST_ROOT
+        hook[key].dataset.indices = n
+        hook[key].batch_size = 128
+    return cfg
+
+
+def test_hook_logs_a_curve_and_a_final_full_set_evaluation(tmp_path):
+    runner = Runner.from_cfg(bench_cfg(str(tmp_path)))
+    runner.train()
+    with open(osp.join(str(tmp_path), 'knn_history.json')) as f:
+        history = json.load(f)
+    assert [(h['iter'], h['final']) for h in history] == [(2, False),
+                                                          (4, True)]
+    assert (history[0]['num_train'], history[0]['num_val']) == (64, 32)
+    assert (history[1]['num_train'], history[1]['num_val']) == (300, 100)
+    assert 0 <= history[1]['probe/top1'] <= 100
+    # The final figure is the kNN of the trained backbone's features.
+    hook = [h for h in runner.hooks if isinstance(h, KNNEvalHook)][0]
+    train = extract_backbone_features(runner.model, hook._loaders[0])
+    val = extract_backbone_features(runner.model, hook._loaders[1])
+    expected = knn_accuracy(*train, *val)
+    assert history[1]['knn/top1'] == pytest.approx(expected['top1'])
+    assert history[1]['knn/top5'] == pytest.approx(expected['top5'])
+
+
+def test_resumed_run_keeps_the_curve_before_the_interruption(tmp_path):
+    work_dir = str(tmp_path)
+    first = Runner.from_cfg(
+        bench_cfg(work_dir, max_iters=2, checkpoint_interval=2))
+    first.train()
+    cfg = bench_cfg(work_dir, max_iters=4)
+    cfg.resume = True
+    cfg.load_from = osp.join(work_dir, 'iter_2.pth')
+    Runner.from_cfg(cfg).train()
+    with open(osp.join(work_dir, 'knn_history.json')) as f:
+        history = json.load(f)
+    # The first run's final entry at iter 2 is dropped on resume; the
+    # resumed run evaluates again at its end.
+    assert [(h['iter'], h['final']) for h in history] == [(4, True)]
+
+
+@pytest.mark.parametrize('key,value', [('interval', -1), ('k', 0),
+                                       ('num_train', 0),
+                                       ('linear_probe', 1),
+                                       ('temperature', 0.0)])
+def test_bad_arguments_name_the_key(key, value):
+    kwargs = dict(train_dataloader={}, val_dataloader={})
+    kwargs[key] = value
+    with pytest.raises(ValueError, match=key):
+        KNNEvalHook(**kwargs)

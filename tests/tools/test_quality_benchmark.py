@@ -1,0 +1,64 @@
+"""tools/benchmarks/quality.py end to end (--quick) and its run plan."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from helpers import REPO, requires_fmnist
+
+BENCH_DIR = osp.join(REPO, 'tools', 'benchmarks')
+sys.path.insert(0, BENCH_DIR)
+import quality  # noqa: E402
+
+
+def test_campaign_plan_covers_the_issue_and_has_no_duplicates():
+    runs = quality.campaign(
+        ['main', 'peer', 'crop', 'queue', 'topk', 'long', 'snclr'],
+        [0, 1, 2])
+    keys = [r['key'] for r in runs]
+    assert len(keys) == len(set(keys))
+    main = {(r['method'], r['seed']) for r in runs if r['group'] == 'main'}
+    assert main == {(m, s) for m in quality.METHODS for s in (0, 1, 2)}
+    crop = [r for r in runs if r['group'] == 'crop']
+    assert {r['method'] for r in crop} == {'simclr', 'nnclr'}
+    assert all(r['options'] == {'model.data_preprocessor.jitter_prob': 0.0}
+               for r in crop)
+    # Every config the plan names exists.
+    assert all(osp.isfile(osp.join(REPO, r['config'])) for r in runs)
+
+
+def test_budget_options_scale_the_schedule():
+    options = quality.budget_options(2000)
+    assert options['train_cfg.max_iters'] == 2000
+    assert options['param_scheduler.0.end'] == 200
+    assert options['param_scheduler.1.T_max'] == 1800
+
+
+@requires_fmnist
+def test_quick_mode_trains_and_evaluates_end_to_end(tmp_path):
+    root = str(tmp_path / 'bench')
+    proc = subprocess.run(
+        [sys.executable, osp.join(BENCH_DIR, 'quality.py'), '--quick',
+         '--iters', '8', '--work-root', root, '--docs',
+         str(tmp_path / 'docs')],
+        cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for method in ('simclr', 'nnclr'):
+        path = osp.join(root, 'quick', f'{method}_default_8it_seed0',
+                        'result.json')
+        with open(path) as f:
+            result = json.load(f)
+        assert 0 < result['knn_top1'] <= 100
+        assert 0 < result['probe_top1'] <= 100
+        assert result['curve'][-1][0] == 8
+        assert f'{method}: kNN top-1' in proc.stdout
+    # A second call reuses the finished runs instead of training again.
+    again = subprocess.run(
+        [sys.executable, osp.join(BENCH_DIR, 'quality.py'), '--quick',
+         '--iters', '8', '--work-root', root],
+        cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert again.returncode == 0
+    assert again.stdout.count('kNN top-1') == proc.stdout.count('kNN top-1')

@@ -1,0 +1,288 @@
+"""Quality benchmark on Fashion-MNIST: what NN and soft-neighbour positives buy.
+
+Trains every (method, seed, variant) of the campaign through the normal
+Runner (``tools/train.py`` on a ``configs/bench/`` config, in a subprocess,
+one at a time), reads the curve and final figures the ``KNNEvalHook``
+writes, and keeps a ``result.json`` per run: a run with one is skipped on
+the next call, so the campaign can span sessions. ``--report`` (also done
+after every run) turns all results into ``docs/benchmarks.md`` and PNG
+plots, never by hand.
+
+Groups of runs (``--groups``, in this order by default):
+
+* ``main``: SimCLR, NNCLR, MoCo v3, SNCLR, BYOL, NN-BYOL, seeds 0 1 2.
+* ``peer``: lightly's NNCLR (``NNMemoryBankModule`` + ``NTXentLoss``) on
+  the same everything, seeds 0 1 2 (needs ``requirements/benchmark.txt``).
+* ``crop``: SimCLR and NNCLR with crop + flip only, seeds 0 1 2.
+* ``queue``: NNCLR support-set size sweep, seed 0.
+* ``topk``: NNCLR with k = 5 (mean and sample modes), seed 0.
+* ``long``: SimCLR and NNCLR at twice the budget, seed 0.
+* ``snclr``: SNCLR variants (detached / learnable positiveness), seed 0.
+
+Examples::
+
+    python tools/benchmarks/quality.py                    # whole campaign
+    python tools/benchmarks/quality.py --groups main --seeds 0
+    python tools/benchmarks/quality.py --report           # docs only
+    python tools/benchmarks/quality.py --quick            # <= 5 min check
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BENCH = 'configs/bench/{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py'
+METHODS = ['simclr', 'nnclr', 'mocov3', 'snclr', 'byol', 'nn-byol']
+BUDGET = 1000  # iterations of batch 256 (4.3 epochs)
+WARMUP_SHARE = 0.1
+QUEUE_SIZES = [512, 2048, 4096, 16384, 32768]
+DEFAULT_QUEUE = 4096
+
+
+def run_spec(group: str, method: str, seed: int, name: str = '',
+             options: Optional[Dict] = None,
+             iters: int = BUDGET) -> Dict:
+    """One run: its config, seed, config overrides and budget."""
+    variant = name or 'default'
+    return dict(
+        group=group,
+        method=method,
+        seed=seed,
+        variant=variant,
+        config=BENCH.format(method),
+        options=dict(options or {}),
+        iters=iters,
+        key=f'{method}_{variant}_{iters}it_seed{seed}')
+
+
+def campaign(groups: List[str], seeds: List[int]) -> List[Dict]:
+    """Every run of the chosen groups, most important first."""
+    runs = []
+    for group in groups:
+        if group == 'main':
+            runs += [run_spec('main', m, s) for s in seeds for m in METHODS]
+        elif group == 'peer':
+            runs += [run_spec('peer', 'lightly-nnclr', s) for s in seeds]
+        elif group == 'crop':
+            crop = {'model.data_preprocessor.jitter_prob': 0.0}
+            runs += [run_spec('crop', m, s, 'crop-only', crop)
+                     for s in seeds for m in ('simclr', 'nnclr')]
+        elif group == 'queue':
+            runs += [run_spec('queue', 'nnclr', 0, f'queue{q}',
+                              {'model.head.queue.size': q})
+                     for q in QUEUE_SIZES if q != DEFAULT_QUEUE]
+        elif group == 'topk':
+            runs += [run_spec('topk', 'nnclr', 0, f'top5-{mode}',
+                              {'model.head.k': 5,
+                               'model.head.topk_mode': mode})
+                     for mode in ('mean', 'sample')]
+        elif group == 'long':
+            runs += [run_spec('long', m, 0, iters=2 * BUDGET)
+                     for m in ('simclr', 'nnclr')]
+        elif group == 'snclr':
+            runs += [
+                run_spec('snclr', 'snclr', 0, 'detached',
+                         {'model.head.detach_weights': True}),
+                run_spec('snclr', 'snclr', 0, 'learnable',
+                         {'model.head.positiveness.learnable': True,
+                          'model.head.positiveness.num_heads': 1})
+            ]
+        else:
+            raise ValueError(f'unknown group {group!r}')
+    # A run asked for by two groups (e.g. the default queue size) runs once.
+    seen, unique = set(), []
+    for run in runs:
+        if run['key'] not in seen:
+            seen.add(run['key'])
+            unique.append(run)
+    return unique
+
+
+def budget_options(iters: int) -> Dict:
+    """Overrides that set the number of iterations and scale the warm-up."""
+    warmup = int(round(WARMUP_SHARE * iters))
+    return {
+        'train_cfg.max_iters': iters,
+        'param_scheduler.0.end': warmup,
+        'param_scheduler.1.begin': warmup,
+        'param_scheduler.1.T_max': iters - warmup,
+        'param_scheduler.1.end': iters,
+        'default_hooks.checkpoint.interval': iters,
+    }
+
+
+def train_command(run: Dict, work_dir: str, quick: bool) -> List[str]:
+    options = dict(budget_options(run['iters']))
+    options['randomness.seed'] = run['seed']
+    if any(h == 'SupportSetQueueHook' for h in hook_types(run['config'])):
+        options['custom_hooks.0.warmup_iters'] = int(
+            round(WARMUP_SHARE * run['iters']))
+    knn = f'custom_hooks.{len(hook_types(run["config"])) - 1}'
+    options[f'{knn}.interval'] = max(1, run['iters'] // 8)
+    if quick:
+        # Small eval sets keep the quick check within minutes.
+        for key in ('train_dataloader', 'val_dataloader'):
+            options[f'{knn}.{key}.dataset.indices'] = 5000 \
+                if key == 'train_dataloader' else 2000
+        options[f'{knn}.num_train'] = 2000
+        options[f'{knn}.num_val'] = 1000
+        options['train_dataloader.dataset.indices'] = 10000
+    options.update(run['options'])
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'),
+           osp.join(REPO, run['config']), '--work-dir', work_dir]
+    cmd += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+    return cmd
+
+
+_HOOKS: Dict[str, List[str]] = {}
+
+
+def hook_types(config: str) -> List[str]:
+    """Types of a config's ``custom_hooks``, in order."""
+    if config not in _HOOKS:
+        from mmengine.config import Config
+        cfg = Config.fromfile(osp.join(REPO, config))
+        _HOOKS[config] = [h['type'] for h in cfg.get('custom_hooks', [])]
+    return _HOOKS[config]
+
+
+def read_scalars(work_dir: str, keys: List[str]) -> Dict[str, List]:
+    """``{key: [[iter, value], ...]}`` from the run's ``scalars.json``."""
+    out = {k: [] for k in keys}
+    for root, _, files in os.walk(work_dir):
+        if 'scalars.json' in files and root.endswith('vis_data'):
+            with open(osp.join(root, 'scalars.json')) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    for k in keys:
+                        if k in rec:
+                            out[k].append([rec['step'], rec[k]])
+    return out
+
+
+def execute(run: Dict, root: str, quick: bool, machine: str) -> Dict:
+    """Train one run unless its result exists; return its result."""
+    work_dir = osp.join(root, run['key'])
+    result_file = osp.join(work_dir, 'result.json')
+    if osp.isfile(result_file):
+        with open(result_file) as f:
+            return json.load(f)
+    os.makedirs(work_dir, exist_ok=True)
+    cmd = train_command(run, work_dir, quick)
+    if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        cmd.append('--resume')
+    start = time.time()
+    with open(osp.join(work_dir, 'train.log'), 'a') as log:
+        proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=log,
+                              env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    if proc.returncode != 0:
+        raise RuntimeError(f'{run["key"]} failed (exit {proc.returncode}); '
+                           f'see {osp.join(work_dir, "train.log")}')
+    with open(osp.join(work_dir, 'knn_history.json')) as f:
+        history = json.load(f)
+    final = [h for h in history if h['final']][-1]
+    scalars = read_scalars(work_dir, [
+        'support_set/nn_label_agreement', 'support_set/positiveness_max',
+        'support_set/positiveness_entropy', 'loss'
+    ])
+    result = dict(
+        run,
+        knn_top1=final['knn/top1'],
+        knn_top5=final['knn/top5'],
+        probe_top1=final.get('probe/top1'),
+        probe_weight_decay=final.get('probe/weight_decay'),
+        curve=[[h['iter'], h['knn/top1']] for h in history
+               if not h['final']] + [[final['iter'], final['knn/top1']]],
+        scalars=scalars,
+        wall_s=time.time() - start,
+        quick=quick,
+        command=' '.join(osp.relpath(c, REPO) if c.startswith(REPO) else c
+                         for c in cmd),
+        machine=machine)
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def load_results(root: str) -> List[Dict]:
+    results = []
+    if not osp.isdir(root):
+        return results
+    for name in sorted(os.listdir(root)):
+        path = osp.join(root, name, 'result.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                results.append(json.load(f))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--groups', nargs='+', default=[
+        'main', 'peer', 'crop', 'queue', 'topk', 'long', 'snclr'
+    ])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--methods', nargs='+', default=None,
+                        help='only runs of these methods')
+    parser.add_argument('--work-root', default=osp.join(
+        REPO, 'work_dirs', 'bench'))
+    parser.add_argument('--docs', default=osp.join(REPO, 'docs'))
+    parser.add_argument('--report', action='store_true',
+                        help='only regenerate docs/benchmarks from results')
+    parser.add_argument('--quick', action='store_true',
+                        help='one seed, SimCLR and NNCLR, 150 iterations '
+                        'on a 10k subset, small kNN sets (<= 5 min)')
+    parser.add_argument('--iters', type=int, default=None,
+                        help='override the budget of every run')
+    args = parser.parse_args()
+
+    # The script's folder is on sys.path when run as a script.
+    from quality_report import machine_kind, write_report
+
+    if args.quick:
+        runs = [run_spec('quick', m, 0, iters=args.iters or 150)
+                for m in ('simclr', 'nnclr')]
+        root = osp.join(args.work_root, 'quick')
+    else:
+        runs = campaign(args.groups, args.seeds)
+        if args.iters:
+            runs = [dict(r, iters=args.iters,
+                         key=r['key'].replace(f'_{r["iters"]}it_',
+                                              f'_{args.iters}it_'))
+                    for r in runs]
+        root = args.work_root
+    if args.methods:
+        runs = [r for r in runs if r['method'] in args.methods]
+    if not args.report:
+        for i, run in enumerate(runs):
+            print(f'[{i + 1}/{len(runs)}] {run["key"]} ...', flush=True)
+            try:
+                result = execute(run, root, args.quick, machine_kind())
+            except RuntimeError as err:
+                # One broken run must not stop a campaign of hours.
+                print(f'    FAILED: {err}', flush=True)
+                continue
+            probe = result['probe_top1']
+            print(f'    kNN top-1 {result["knn_top1"]:.2f}  probe top-1 '
+                  f'{probe if probe is None else round(probe, 2)}  '
+                  f'({result["wall_s"]:.0f} s)', flush=True)
+            if not args.quick:
+                write_report(load_results(root), args.docs, root)
+    if args.quick:
+        for r in load_results(root):
+            print(f'{r["method"]}: kNN top-1 {r["knn_top1"]:.2f} probe '
+                  f'{r["probe_top1"]:.2f}')
+    else:
+        path = write_report(load_results(root), args.docs, root)
+        print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,372 @@
+"""Baselines and the generated ``docs/benchmarks.md`` of the quality benchmark.
+
+Used by ``quality.py``; every figure written here comes from the runs'
+``result.json`` files or from ``baselines.json``, both produced by scripts.
+"""
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+LABELS = {
+    'simclr': 'SimCLR',
+    'nnclr': 'NNCLR',
+    'mocov3': 'MoCo v3',
+    'snclr': 'SNCLR',
+    'byol': 'BYOL',
+    'nn-byol': 'NN-BYOL',
+    'lightly-nnclr': "lightly's NNCLR",
+}
+PAIRS = [('nnclr', 'simclr'), ('snclr', 'mocov3'), ('snclr', 'nnclr'),
+         ('nn-byol', 'byol'), ('nnclr', 'lightly-nnclr')]
+BEGIN, END = '<!-- quality:begin -->', '<!-- quality:end -->'
+
+
+def machine_kind() -> str:
+    return (f'{platform.machine()} CPU, {os.cpu_count()} cores, torch '
+            f'{torch.__version__} ({torch.get_num_threads()} threads)')
+
+
+def baselines(root: str, config: str) -> Dict:
+    """kNN and probe of raw pixels and of a random-init backbone (cached)."""
+    path = osp.join(root, 'baselines.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    from mmpretrain.registry import MODELS
+
+    import nnclr_plugin  # noqa: F401  (registers the components)
+    from nnclr_plugin.evaluation import (extract_backbone_features,
+                                         knn_accuracy, linear_probe)
+    cfg = Config.fromfile(osp.join(REPO, config))
+    init_default_scope('mmpretrain')
+    knn_hook = [h for h in cfg.custom_hooks if h['type'] == 'KNNEvalHook'][0]
+    loaders = [
+        Runner.build_dataloader(knn_hook[k])
+        for k in ('train_dataloader', 'val_dataloader')
+    ]
+    out = {}
+    mean, std = cfg.model.data_preprocessor.mean[0], \
+        cfg.model.data_preprocessor.std[0]
+    pixels = []
+    for loader in loaders:
+        feats, labels = [], []
+        for data in loader:
+            feats.append((data['inputs'].float().flatten(1) - mean) / std)
+            labels.append(
+                torch.cat([s.gt_label.view(-1) for s in data['data_samples']]))
+        pixels.append((torch.cat(feats), torch.cat(labels)))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    random_init = [extract_backbone_features(model, loader)
+                   for loader in loaders]
+    for name, ((tr, trl), (te, tel)) in (('raw pixels', pixels),
+                                         ('random-init backbone',
+                                          random_init)):
+        knn = knn_accuracy(tr, trl, te, tel)
+        probe = linear_probe(tr, trl, te, tel)
+        out[name] = dict(knn_top1=knn['top1'], probe_top1=probe['top1'],
+                         dims=tr.shape[1])
+    out['machine'] = machine_kind()
+    os.makedirs(root, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(out, f, indent=1)
+    return out
+
+
+def _stats(values: List[float]) -> Tuple[float, float]:
+    mean = statistics.mean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _fmt(values: List[float]) -> str:
+    if not values:
+        return '—'
+    mean, std = _stats(values)
+    if len(values) == 1:
+        return f'{mean:.2f} (1 seed)'
+    return f'{mean:.2f} ± {std:.2f}'
+
+
+def _by(results: List[Dict], group: str, method: str,
+        variant: str = 'default', iters: Optional[int] = None) -> List[Dict]:
+    return sorted([
+        r for r in results if r['method'] == method
+        and r['variant'] == variant and (iters is None or r['iters'] == iters)
+        and (r['group'] == group or (group == 'main' and r['group'] in (
+            'main', 'peer')))
+    ], key=lambda r: r['seed'])
+
+
+def _paired(a: List[Dict], b: List[Dict], key: str) -> str:
+    seeds = sorted({r['seed'] for r in a} & {r['seed'] for r in b})
+    if not seeds:
+        return '—'
+    diffs = [
+        [r[key] for r in a if r['seed'] == s][0] -
+        [r[key] for r in b if r['seed'] == s][0] for s in seeds
+    ]
+    mean, std = _stats(diffs)
+    return (f'{mean:+.2f} ± {std:.2f} ({len(seeds)} seeds)'
+            if len(seeds) > 1 else f'{mean:+.2f} (1 seed)')
+
+
+def _plot(results: List[Dict], budget: int, docs: str) -> List[str]:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    written = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in LABELS:
+        runs = _by(results, 'main', method, iters=budget)
+        if not runs:
+            continue
+        iters = [p[0] for p in runs[0]['curve']]
+        curves = [[p[1] for p in r['curve']] for r in runs
+                  if [p[0] for p in r['curve']] == iters]
+        mean = [statistics.mean(v) for v in zip(*curves)]
+        line, = ax.plot(iters, mean, marker='o', ms=3, label=LABELS[method])
+        if len(curves) > 1:
+            ax.fill_between(iters, [min(v) for v in zip(*curves)],
+                            [max(v) for v in zip(*curves)],
+                            color=line.get_color(), alpha=0.2)
+    ax.set_xlabel('iteration (batch 256)')
+    ax.set_ylabel('kNN top-1 (%)')
+    ax.set_title('kNN top-1 during training (band: min-max over seeds; '
+                 'last point: full 60k/10k)', fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = osp.join(docs, 'benchmarks_knn_curves.png')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for method in ('nnclr', 'snclr', 'nn-byol'):
+        runs = _by(results, 'main', method, iters=budget)
+        for i, r in enumerate(runs):
+            pts = r['scalars'].get('support_set/nn_label_agreement', [])
+            if pts:
+                axes[0].plot([p[0] for p in pts], [p[1] for p in pts],
+                             color=f'C{list(LABELS).index(method)}',
+                             alpha=0.7, lw=1,
+                             label=LABELS[method] if i == 0 else None)
+    axes[0].set_xlabel('iteration')
+    axes[0].set_ylabel('share of top-1 neighbours of the same class')
+    axes[0].set_title('Support-set NN label agreement', fontsize=9)
+    axes[0].legend(fontsize=8)
+    axes[0].grid(alpha=0.3)
+    for i, r in enumerate(_by(results, 'main', 'snclr', iters=budget)):
+        for key, style in (('support_set/positiveness_max', '-'),
+                           ('support_set/positiveness_entropy', '--')):
+            pts = r['scalars'].get(key, [])
+            if pts:
+                axes[1].plot([p[0] for p in pts], [p[1] for p in pts],
+                             style, color='C3', alpha=0.7, lw=1,
+                             label=key.split('/')[-1] if i == 0 else None)
+    axes[1].set_xlabel('iteration')
+    axes[1].set_title('SNCLR positiveness weights (uniform: max = 1/K, '
+                      'entropy/log K = 1)', fontsize=9)
+    axes[1].set_yscale('log')
+    axes[1].legend(fontsize=8)
+    axes[1].grid(alpha=0.3)
+    path = osp.join(docs, 'benchmarks_nn_agreement.png')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def _last(r: Dict, key: str) -> Optional[float]:
+    pts = r['scalars'].get(key, [])
+    return pts[-1][1] if pts else None
+
+
+def render(results: List[Dict], base: Dict, budget: int) -> str:
+    """The markdown of the quality section."""
+    lines = [BEGIN, '']
+    machine = results[0].get('machine') if results else None
+    lines += [
+        '## Quality: Fashion-MNIST, kNN and linear probe',
+        '',
+        'Generated by `python tools/benchmarks/quality.py` (the tables and '
+        'plots are rewritten from `work_dirs/bench/*/result.json` after '
+        'every run; `--report` rewrites them only). Machine: '
+        f'{machine or machine_kind()}. Every run trains through the Runner '
+        'on a `configs/bench/` config: quarter-width CIFAR ResNet-18 '
+        '(0.7 M parameters, 128-d features) at 28 px, two views made on '
+        'the batch by `BatchMultiViewPreprocessor` (random resized crop '
+        '0.2-1, flip, brightness/contrast 0.4 with p 0.8), batch 256, SGD '
+        'lr 0.5 momentum 0.9 wd 5e-4, 10 % linear warm-up then cosine, '
+        f'{budget} iterations ({budget * 256 / 60000:.1f} epochs). '
+        'kNN: weighted, k 200, T 0.07, cosine, all 60k train images as '
+        'memory and all 10k test images as queries. Linear probe: '
+        'L2-regularised logistic regression (L-BFGS) on standardised '
+        'frozen features, penalty chosen on a seeded 10 % of train, '
+        'refitted on all of train, scored on test. Mean ± std over seeds.',
+        ''
+    ]
+    lines += ['### Results', '',
+              '| method | seeds | kNN top-1 | linear probe top-1 | '
+              'wall per run (s, median) |', '|---|---|---|---|---|']
+    for name in ('raw pixels', 'random-init backbone'):
+        if name in base:
+            lines.append(f'| {name} ({base[name]["dims"]}-d) | — | '
+                         f'{base[name]["knn_top1"]:.2f} | '
+                         f'{base[name]["probe_top1"]:.2f} | — |')
+    for method, label in LABELS.items():
+        runs = _by(results, 'main', method, iters=budget)
+        if not runs:
+            continue
+        walls = [r['wall_s'] for r in runs]
+        lines.append(
+            f'| {label} | {len(runs)} | '
+            f'{_fmt([r["knn_top1"] for r in runs])} | '
+            f'{_fmt([r["probe_top1"] for r in runs])} | '
+            f'{statistics.median(walls):.0f} |')
+    lines += ['', 'Differences (paired by seed, mean ± std of the per-seed '
+              'differences):', '',
+              '| comparison | kNN top-1 | linear probe top-1 |',
+              '|---|---|---|']
+    for a, b in PAIRS:
+        ra, rb = (_by(results, 'main', m, iters=budget) for m in (a, b))
+        if ra and rb:
+            lines.append(f'| {LABELS[a]} − {LABELS[b]} | '
+                         f'{_paired(ra, rb, "knn_top1")} | '
+                         f'{_paired(ra, rb, "probe_top1")} |')
+    lines += ['', '![kNN curves](benchmarks_knn_curves.png)', '',
+              '![NN agreement](benchmarks_nn_agreement.png)', '']
+    snclr = _by(results, 'main', 'snclr', iters=budget)
+    if snclr:
+        pmax = [_last(r, 'support_set/positiveness_max') for r in snclr]
+        ent = [_last(r, 'support_set/positiveness_entropy') for r in snclr]
+        pmax = [v for v in pmax if v is not None]
+        ent = [v for v in ent if v is not None]
+        if pmax:
+            lines += [
+                'SNCLR positiveness weights at the end of training (K = 30, '
+                'uniform = 0.033): mean largest weight '
+                f'{statistics.mean(pmax):.4f}' +
+                (f', entropy / log K {statistics.mean(ent):.4f}'
+                 if ent else '') + '.', ''
+            ]
+
+    crop_rows = []
+    for method in ('simclr', 'nnclr'):
+        full = _by(results, 'main', method, iters=budget)
+        crop = _by(results, 'crop', method, 'crop-only', iters=budget)
+        if full and crop:
+            row = f'| {LABELS[method]} | {len(crop)} |'
+            for key in ('knn_top1', 'probe_top1'):
+                f_mean = statistics.mean(r[key] for r in full)
+                c_mean = statistics.mean(r[key] for r in crop)
+                row += (f' {_fmt([r[key] for r in full])} | '
+                        f'{_fmt([r[key] for r in crop])} | '
+                        f'{100 * (f_mean - c_mean) / f_mean:.2f} % |')
+            crop_rows.append(row)
+    if crop_rows:
+        lines += [
+            '### Crop-only ablation', '',
+            'Views with random resized crop + flip only '
+            '(`model.data_preprocessor.jitter_prob=0`), same budget and '
+            'seeds. Relative drop = (full − crop-only) / full.', '',
+            '| method | seeds | kNN full | kNN crop-only | kNN rel. drop | '
+            'probe full | probe crop-only | probe rel. drop |',
+            '|---|---|---|---|---|---|---|---|'
+        ] + crop_rows + ['']
+
+    sweep = [(r, 4096) for r in _by(results, 'main', 'nnclr', iters=budget)
+             if r['seed'] == 0]
+    sweep += [(r, r['options']['model.head.queue.size']) for r in results
+              if r['group'] == 'queue' and r['iters'] == budget]
+    if len(sweep) > 1:
+        lines += [
+            '### Support-set size (NNCLR, seed 0)', '',
+            '| queue rows | share of train set | kNN top-1 | probe top-1 | '
+            'final NN label agreement |', '|---|---|---|---|---|'
+        ]
+        for r, q in sorted(sweep, key=lambda x: x[1]):
+            agree = _last(r, 'support_set/nn_label_agreement')
+            lines.append(f'| {q} | {100 * q / 60000:.1f} % | '
+                         f'{r["knn_top1"]:.2f} | {r["probe_top1"]:.2f} | '
+                         f'{"—" if agree is None else f"{agree:.3f}"} |')
+        lines.append('')
+    topk = [r for r in results if r['group'] == 'topk'
+            and r['iters'] == budget]
+    base0 = [r for r in _by(results, 'main', 'nnclr', iters=budget)
+             if r['seed'] == 0]
+    if topk and base0:
+        lines += ['### Top-k positives (NNCLR, seed 0)', '',
+                  '| k | mode | kNN top-1 | probe top-1 |', '|---|---|---|---|',
+                  f'| 1 | — | {base0[0]["knn_top1"]:.2f} | '
+                  f'{base0[0]["probe_top1"]:.2f} |']
+        for r in topk:
+            lines.append(f'| {r["options"]["model.head.k"]} | '
+                         f'{r["options"]["model.head.topk_mode"]} | '
+                         f'{r["knn_top1"]:.2f} | {r["probe_top1"]:.2f} |')
+        lines.append('')
+    long_rows = []
+    for method in ('simclr', 'nnclr'):
+        short = [r for r in _by(results, 'main', method, iters=budget)
+                 if r['seed'] == 0]
+        longer = [r for r in results if r['group'] == 'long'
+                  and r['method'] == method]
+        for r in short + sorted(longer, key=lambda r: r['iters']):
+            long_rows.append(f'| {LABELS[method]} | {r["iters"]} | '
+                             f'{r["knn_top1"]:.2f} | {r["probe_top1"]:.2f} |')
+    if any(r['group'] == 'long' for r in results):
+        lines += ['### Longer budget (seed 0)', '',
+                  '| method | iterations | kNN top-1 | probe top-1 |',
+                  '|---|---|---|---|'] + long_rows + ['']
+    variants = [r for r in results if r['group'] == 'snclr']
+    if variants:
+        lines += ['### SNCLR variants (seed 0)', '',
+                  '| variant | kNN top-1 | probe top-1 | final mean max '
+                  'weight |', '|---|---|---|---|']
+        for r in [r for r in snclr if r['seed'] == 0] + variants:
+            pm = _last(r, 'support_set/positiveness_max')
+            lines.append(f'| {r["variant"]} | {r["knn_top1"]:.2f} | '
+                         f'{r["probe_top1"]:.2f} | '
+                         f'{"—" if pm is None else f"{pm:.4f}"} |')
+        lines.append('')
+    lines += ['### Commands of the runs', '',
+              'Each run is `tools/train.py` with the options below (see '
+              '`command` in its `result.json`); for example:', '']
+    for r in results[:1]:
+        lines += ['```', r['command'], '```', '']
+    lines.append(END)
+    return '\n'.join(lines)
+
+
+def write_report(results: List[Dict], docs: str, root: str) -> str:
+    """Write the quality section and plots into ``docs/benchmarks.md``."""
+    from quality import BENCH, BUDGET
+    os.makedirs(docs, exist_ok=True)
+    base = baselines(root, BENCH.format('simclr'))
+    if results:
+        _plot(results, BUDGET, docs)
+    section = render(results, base, BUDGET)
+    path = osp.join(docs, 'benchmarks.md')
+    text = '# Benchmarks\n\n' + section + '\n'
+    if osp.isfile(path):
+        with open(path) as f:
+            old = f.read()
+        if BEGIN in old and END in old:
+            text = old[:old.index(BEGIN)] + section + \
+                old[old.index(END) + len(END):]
+        else:
+            text = old.rstrip('\n') + '\n\n' + section + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
