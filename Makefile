@@ -1,12 +1,14 @@
 # The two commands of the README. Both run the same idempotent set-up first.
 #   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
 #   make test [PYTEST_ARGS=...]           the test suite (slow tests: PYTEST_ARGS="-m slow")
+#   make bench-quality [BENCH_ARGS=...]   the quality benchmark (hours; resumable, see docs/benchmarks.md)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ALGO ?= nnclr
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: setup demo test data clean
+.PHONY: setup demo test data clean bench-quality
 
 setup:
 	@bash scripts/setup_env.sh
@@ -18,6 +20,10 @@ demo: setup
 
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+bench-quality: setup
+	@$(PY) -m pip install -q -r requirements/benchmark.txt
+	@$(PY) tools/benchmarks/quality.py $(BENCH_ARGS)
 
 clean:
 	rm -rf work_dirs .pytest_cache

@@ -7,6 +7,8 @@ import json
 import math
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -17,6 +19,7 @@ from mmengine.runner import Runner
 import nnclr_plugin  # noqa: F401  (registers LocalFashionMNIST etc.)
 from nnclr_plugin.datasets import LocalFashionMNIST
 from nnclr_plugin.evaluation import (extract_backbone_features, knn_accuracy,
+                                     linear_probe,
                                      weighted_knn_scores)
 from nnclr_plugin.evaluation.features import _pick_feature
 
@@ -352,3 +355,32 @@ def test_knn_eval_tool_end_to_end(demo_model):
     assert from_backbone['missing_backbone_keys'] == 0
     assert from_backbone['top1'] == pytest.approx(saved['top1'])
     assert from_backbone['top5'] == pytest.approx(saved['top5'])
+
+
+@needs_data
+def test_linear_probe_tool_end_to_end(demo_model):
+    model, full, backbone_only, work = demo_model
+    out = str(work / 'probe.json')
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'linear_probe.py'),
+        DEMO_CONFIGS[0], backbone_only, '--data-root', DATA_ROOT,
+        '--max-train', '300', '--max-test', '100', '--weight-decays',
+        '1e-3', '1e-1', '--out', out, '--cfg-options',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0'
+    ], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'Linear probe top-1' in proc.stdout
+    with open(out) as f:
+        saved = json.load(f)
+    assert saved['missing_backbone_keys'] == 0
+    assert (saved['num_train'], saved['num_test']) == (300, 100)
+    # Independent path: the in-memory model and the library function.
+    train = extract_backbone_features(
+        model, _build_loader('train_dataloader', 300))
+    test = extract_backbone_features(
+        model, _build_loader('val_dataloader', 100))
+    expected = linear_probe(*train, *test, weight_decays=(1e-3, 1e-1),
+                            num_classes=10)
+    assert saved['top1'] == pytest.approx(expected['top1'])
+    assert saved['weight_decay'] == expected['weight_decay']

@@ -10,31 +10,24 @@ and whose ``val_dataloader`` holds the queries. Example::
         work_dirs/simclr/iter_300.pth --out knn.json
 """
 import argparse
-import copy
 import json
 import os.path as osp
-import re
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
+from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
-from torch import nn
-from torch.utils.data import DataLoader
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
-from nnclr_plugin.utils import build_model_from_config, resolve_config_path
-from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
+from nnclr_plugin.utils import build_model_from_config
+from nnclr_plugin.evaluation import (build_eval_dataloaders,
+                                     extract_backbone_features, knn_accuracy,
+                                     load_backbone_checkpoint)
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEFAULT_DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                                'fashion_mnist_eval.py')
-# Same as mmengine's load_checkpoint: checkpoints saved from a DDP wrapper.
-_STRIP_DDP = (r'^module\.', '')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -79,73 +72,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_backbone_checkpoint(model: nn.Module, filename: str) -> int:
-    """Load ``filename`` into ``model`` non-strictly.
-
-    A backbone-only state dict (as written by backbone-extraction tools) is
-    recognised by its keys: none starts with ``backbone.`` but some are
-    keys of ``model.backbone``; those get the ``backbone.`` prefix.
-
-    Args:
-        model (nn.Module): A model with a ``backbone`` attribute.
-        filename (str): Anything mmengine's ``CheckpointLoader`` reads.
-
-    Returns:
-        int: How many of the backbone's tensors the checkpoint lacked
-        (random-init weights remain there).
-    """
-    # mmengine's load_checkpoint in two halves, so the keys can be
-    # inspected before choosing revise_keys without reading the file twice.
-    checkpoint = _load_checkpoint(filename, map_location='cpu')
-    if not isinstance(checkpoint, dict):
-        raise RuntimeError(f'No state_dict found in checkpoint {filename}')
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    keys = [re.sub(*_STRIP_DDP, k) for k in state_dict]
-    backbone_keys = {f'backbone.{k}' for k in model.backbone.state_dict()}
-    revise_keys = [_STRIP_DDP]
-    if not any(k.startswith('backbone.') for k in keys) and any(
-            f'backbone.{k}' in backbone_keys for k in keys):
-        print(f'{filename}: backbone-only state dict, adding the '
-              '"backbone." prefix to its keys')
-        revise_keys.append((r'^', 'backbone.'))
-        keys = [f'backbone.{k}' for k in keys]
-    _load_checkpoint_to_model(
-        model, checkpoint, strict=False, logger='current',
-        revise_keys=revise_keys)
-    missing = sorted(backbone_keys.difference(keys))
-    print(f'Loaded {filename}: {len(backbone_keys) - len(missing)}/'
-          f'{len(backbone_keys)} backbone tensors, {len(missing)} missing'
-          + (f' (e.g. {missing[:3]})' if missing else ''))
-    return len(missing)
-
-
-def build_knn_dataloaders(
-        args: argparse.Namespace) -> Tuple[DataLoader, DataLoader]:
-    """The memory-bank and query dataloaders from ``args.data_config``."""
-    data_cfg = Config.fromfile(resolve_config_path(args.data_config))
-    if args.cfg_options:
-        data_cfg.merge_from_dict(args.cfg_options)
-    loaders = []
-    for name, flag, max_samples in (
-            ('train_dataloader', '--max-train', args.max_train),
-            ('val_dataloader', '--max-test', args.max_test)):
-        loader_cfg = copy.deepcopy(data_cfg[name])
-        loader_cfg.batch_size = args.batch_size
-        # Deterministic order: the subset and the JSON must not depend on
-        # a sampler seed.
-        loader_cfg.sampler = dict(loader_cfg.sampler, shuffle=False)
-        if args.data_root is not None:
-            loader_cfg.dataset.data_root = args.data_root
-        if max_samples is not None:
-            if max_samples < 1:
-                raise ValueError(f'{flag} must be >= 1, got {max_samples}')
-            # BaseDataset's int `indices` keeps the first N samples, before
-            # the pipeline runs; the rest is never decoded.
-            loader_cfg.dataset.indices = max_samples
-        loaders.append(Runner.build_dataloader(loader_cfg))
-    return tuple(loaders)
-
-
 def main(argv: Optional[List[str]] = None) -> Dict:
     """Evaluate a checkpoint; returns what ``--out`` receives.
 
@@ -165,7 +91,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     missing = load_backbone_checkpoint(model, args.checkpoint)
     model.to(args.device)
 
-    train_loader, test_loader = build_knn_dataloaders(args)
+    train_loader, test_loader = build_eval_dataloaders(
+        args.data_config, args.batch_size, args.data_root, args.max_train,
+        args.max_test, args.cfg_options)
     train_feats, train_labels = extract_backbone_features(model, train_loader)
     test_feats, test_labels = extract_backbone_features(model, test_loader)
     num_classes = None

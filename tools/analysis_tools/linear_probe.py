@@ -1,0 +1,117 @@
+"""Linear probe of a checkpoint's frozen backbone features.
+
+The transfer protocol of SimCLR and NNCLR: an L2-regularised multinomial
+logistic regression on frozen, standardised backbone features, its penalty
+chosen on a held-out part of the training split, refitted on the whole
+split and scored on the test split. Model from any mmpretrain model config,
+data from a single-view data config (``train_dataloader`` = probe training
+set, ``val_dataloader`` = test set), so it runs on any mmpretrain dataset.
+Example::
+
+    python tools/analysis_tools/linear_probe.py \\
+        configs/bench/nnclr_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py \\
+        work_dirs/bench/nnclr_default_1000it_seed0/iter_1000.pth \\
+        --data-config configs/_base_/datasets/fashion_mnist_eval.py \\
+        --cfg-options train_dataloader.dataset.pipeline.0.scale=28 \\
+        val_dataloader.dataset.pipeline.0.scale=28 --out probe.json
+"""
+import argparse
+import json
+import os.path as osp
+import time
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import DictAction
+from mmengine.utils import mkdir_or_exist
+
+import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
+from nnclr_plugin.evaluation import (build_eval_dataloaders,
+                                     extract_backbone_features, linear_probe,
+                                     load_backbone_checkpoint)
+from nnclr_plugin.evaluation.linear_probe import DEFAULT_WEIGHT_DECAYS
+from nnclr_plugin.utils import build_model_from_config
+
+REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+DEFAULT_DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
+                               'fashion_mnist_eval.py')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line (``argv`` defaults to ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(
+        description='Linear probe (L2 logistic regression, penalty '
+        'validated on held-out train) of frozen backbone features')
+    parser.add_argument('config', help='mmpretrain model config file')
+    parser.add_argument(
+        'checkpoint',
+        help='Runner checkpoint (keys "backbone.*") or backbone-only state '
+        'dict')
+    parser.add_argument(
+        '--data-config', default=DEFAULT_DATA_CONFIG,
+        help='config whose train_dataloader trains the probe and whose '
+        'val_dataloader tests it (default: %(default)s)')
+    parser.add_argument('--data-root', help='dataset folder for both splits')
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--max-train', type=int,
+                        help='use only the first N train images')
+    parser.add_argument('--max-test', type=int,
+                        help='use only the first N test images')
+    parser.add_argument(
+        '--weight-decays', type=float, nargs='+',
+        default=list(DEFAULT_WEIGHT_DECAYS),
+        help='candidate L2 penalties (default: %(default)s)')
+    parser.add_argument('--val-fraction', type=float, default=0.1,
+                        help='held-out share of train for the penalty')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the held-out split')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='device of the feature extraction (default: %(default)s)')
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the data config')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    """Probe a checkpoint; returns what ``--out`` receives."""
+    args = parse_args(argv)
+    start = time.time()
+    _, model = build_model_from_config(args.config)
+    missing = load_backbone_checkpoint(model, args.checkpoint)
+    model.to(args.device)
+    train_loader, test_loader = build_eval_dataloaders(
+        args.data_config, args.batch_size, args.data_root, args.max_train,
+        args.max_test, args.cfg_options)
+    train = extract_backbone_features(model, train_loader)
+    test = extract_backbone_features(model, test_loader)
+    num_classes = None
+    meta = getattr(train_loader.dataset, 'metainfo', {}) or {}
+    if meta.get('classes'):
+        num_classes = len(meta['classes'])
+    probe = linear_probe(*train, *test, weight_decays=args.weight_decays,
+                         val_fraction=args.val_fraction,
+                         num_classes=num_classes, seed=args.seed)
+    results = dict(
+        probe,
+        num_train=len(train[1]),
+        num_test=len(test[1]),
+        feat_dim=train[0].shape[1],
+        checkpoint=args.checkpoint,
+        config=args.config,
+        missing_backbone_keys=missing)
+    print(f'Linear probe top-1: {probe["top1"]:.2f} (weight decay '
+          f'{probe["weight_decay"]:g}, held-out top-1 '
+          f'{probe["val_top1"]:.2f}; train {results["num_train"]}, test '
+          f'{results["num_test"]}, {results["feat_dim"]}-d)')
+    print(f'Finished in {time.time() - start:.1f} s')
+    if args.out:
+        mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    main()
