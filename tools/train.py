@@ -10,7 +10,7 @@ from mmengine.runner import Runner
 
 import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
 from nnclr_plugin.utils.cli import (add_runner_args, finalize_for_launcher,
-                                    load_runner_config)
+                                    harden_hooks, load_runner_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +33,11 @@ def parse_args() -> argparse.Namespace:
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the actual batch size / auto_scale_lr.base')
+    parser.add_argument(
+        '--allow-non-finite',
+        action='store_true',
+        help='do not add NonFiniteLossHook (which stops at the first NaN/inf '
+        'loss) to configs that lack it')
     add_runner_args(parser)
     return parser.parse_args()
 
@@ -57,6 +62,7 @@ def merge_args(cfg, args: argparse.Namespace):
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+    harden_hooks(cfg, not args.allow_non_finite)
     return cfg
 
 

@@ -61,7 +61,7 @@ bench_train_cfg = dict(type='IterBasedTrainLoop', max_iters=bench_iters)
 bench_default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='SafeCheckpointHook',
         by_epoch=False,
         interval=bench_iters,
         max_keep_ckpts=1))

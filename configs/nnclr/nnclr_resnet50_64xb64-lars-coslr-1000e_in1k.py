@@ -110,7 +110,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     # the support set is a buffer of the head, so it is saved and resumed
     # with the checkpoint; keep the last 3.
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3))
 # Enqueues each step's view-1 projections after the optimiser step and logs
 # the fill ratio / neighbour similarity. No support-set warm-up (the paper
 # describes none): neighbours are used as soon as the queue holds a row;

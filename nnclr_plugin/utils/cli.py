@@ -50,3 +50,25 @@ def finalize_for_launcher(cfg: Config) -> Config:
     """Last step before ``Runner.from_cfg``: CPU distributed set-up."""
     prepare_cpu_distributed(cfg, cfg.launcher)
     return cfg
+
+
+def harden_hooks(cfg, non_finite_guard: bool = True) -> None:
+    """Make any config's run safe to interrupt and stop on NaN.
+
+    Stock ``mmpretrain::``/``mmdet::`` bases use mmengine's
+    ``CheckpointHook``, which deletes the previous checkpoint before writing
+    the next; it becomes ``SafeCheckpointHook`` (same arguments). Unless
+    the config has it, ``NonFiniteLossHook`` is added. Scoped type names
+    resolve from any default scope.
+    """
+    cfg.setdefault('default_hooks', {})
+    hooks = cfg.default_hooks
+    checkpoint = hooks.get('checkpoint')
+    if checkpoint and checkpoint.get('type') in ('CheckpointHook',
+                                                 'mmengine.CheckpointHook'):
+        checkpoint['type'] = 'mmpretrain.SafeCheckpointHook'
+    present = list(hooks.values()) + list(cfg.get('custom_hooks') or [])
+    if non_finite_guard and not any(
+            h and str(h.get('type', '')).endswith('NonFiniteLossHook')
+            for h in present):
+        hooks['non_finite_loss'] = dict(type='mmpretrain.NonFiniteLossHook')

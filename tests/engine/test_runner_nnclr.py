@@ -94,6 +94,26 @@ def test_resume_equals_uninterrupted_run(tmp_path, config):
         assert int(b['head.queue.num_filled']) == 64
 
 
+def test_resume_with_a_resized_support_set_is_a_clear_error(tmp_path):
+    """mmengine alone skips the mis-shaped queue but loads ptr/num_filled,
+    so the bigger queue would count zero rows as filled; it must stop."""
+    first = small_train_cfg(NNCLR_DEMO, str(tmp_path / 'a'), max_iters=4,
+                            batch_size=16, queue_size=64,
+                            checkpoint_interval=4)
+    Runner.from_cfg(first).train()
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path / 'b'), max_iters=6,
+                          batch_size=16, queue_size=128)
+    cfg.resume = True
+    cfg.load_from = str(tmp_path / 'a' / 'iter_4.pth')
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError) as err:
+        runner.train()
+    message = str(err.value)
+    assert 'head.queue.queue has shape (64, 128)' in message
+    assert 'model.head.queue.size=128' in message
+    assert 'model.head.queue.feat_dim=128' in message
+
+
 def test_stock_mocov3_trains_with_soft_neighbor_head(tmp_path):
     """`type='MoCoV3'` (mmpretrain's class) + SoftNeighborHead: trains, the
     soft neighbours are used after warm-up, and the momentum branch is

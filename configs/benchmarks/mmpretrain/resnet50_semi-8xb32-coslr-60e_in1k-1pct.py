@@ -55,7 +55,7 @@ val_cfg = dict()
 test_cfg = dict()
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3))
 
 # `--auto-scale-lr` applies SimCLR's 0.05 x batch / 256 rule.
 auto_scale_lr = dict(base_batch_size=256)

@@ -89,6 +89,29 @@ class SupportSetQueue(BaseModule):
         self.use_neighbors = True
         self.stats: dict = {}
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        # torch would skip a mis-shaped queue with a message (non-strict
+        # loading, as mmengine's resume does) but still load ptr and
+        # num_filled: the new queue would claim zero rows as filled.
+        saved = state_dict.get(prefix + 'queue')
+        if saved is not None and tuple(saved.shape) != tuple(
+                self.queue.shape):
+            key = 'model.' + prefix[len('module.'):] if prefix.startswith(
+                'module.') else 'model.' + prefix
+            raise ValueError(
+                f'The checkpoint\'s support set {prefix}queue has shape '
+                f'{tuple(saved.shape)} (size x feat_dim) but the config '
+                f'builds {tuple(self.queue.shape)} ({key}size={self.size}, '
+                f'{key}feat_dim={self.feat_dim}). Resume with the '
+                'original size and feat_dim, or start a new run from the '
+                'weights only (load_from without resume, after dropping the '
+                'queue buffers from the checkpoint).')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
     # ------------------------------------------------------------ state
     @property
     def filled(self) -> int:
