@@ -53,13 +53,14 @@ def finalize_for_launcher(cfg: Config) -> Config:
 
 
 def harden_hooks(cfg, non_finite_guard: bool = True) -> None:
-    """Make any config's run safe to interrupt and stop on NaN.
+    """Make any config's run safe to interrupt and stop on silent failures.
 
     Stock ``mmpretrain::``/``mmdet::`` bases use mmengine's
     ``CheckpointHook``, which deletes the previous checkpoint before writing
     the next; it becomes ``SafeCheckpointHook`` (same arguments). Unless
-    the config has it, ``NonFiniteLossHook`` is added. Scoped type names
-    resolve from any default scope.
+    the config has them, ``NonFiniteLossHook`` is added and, when the model
+    has a ``Pretrained`` init, ``PretrainedLoadCheckHook``. Scoped type
+    names resolve from any default scope.
     """
     cfg.setdefault('default_hooks', {})
     hooks = cfg.default_hooks
@@ -68,7 +69,28 @@ def harden_hooks(cfg, non_finite_guard: bool = True) -> None:
                                                  'mmengine.CheckpointHook'):
         checkpoint['type'] = 'mmpretrain.SafeCheckpointHook'
     present = list(hooks.values()) + list(cfg.get('custom_hooks') or [])
-    if non_finite_guard and not any(
-            h and str(h.get('type', '')).endswith('NonFiniteLossHook')
-            for h in present):
+    if non_finite_guard and not _has_hook(present, 'NonFiniteLossHook'):
         hooks['non_finite_loss'] = dict(type='mmpretrain.NonFiniteLossHook')
+    if _has_pretrained_init(cfg.get('model')) and not _has_hook(
+            present, 'PretrainedLoadCheckHook'):
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='mmpretrain.PretrainedLoadCheckHook')
+        ]
+
+
+def _has_hook(hooks, name: str) -> bool:
+    return any(h and str(h.get('type', '')).split('.')[-1] == name
+               for h in hooks)
+
+
+def _has_pretrained_init(node) -> bool:
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        inits = init if isinstance(init, (list, tuple)) else [init]
+        if any(isinstance(i, dict) and i.get('type') == 'Pretrained'
+               for i in inits):
+            return True
+        return any(_has_pretrained_init(v) for v in node.values())
+    if isinstance(node, (list, tuple)):
+        return any(_has_pretrained_init(v) for v in node)
+    return False

@@ -19,6 +19,9 @@ from downstream_helpers import (MASK_RCNN_C4, MASK_RCNN_FPN, R50_LINEAR,
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from nnclr_plugin.engine.hooks.pretrained_check_hook import (
+    check_pretrained_loaded, pretrained_modules)
+
 sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
 from pretrained_init_options import pretrained_init_paths  # noqa: E402
 
@@ -65,8 +68,10 @@ def test_whole_checkpoint_loads_with_backbone_prefix(r50_pretrain):
 
 
 def test_whole_checkpoint_without_prefix_loads_nothing(r50_pretrain):
-    # The silent failure: non-strict loading matches no key, logs a
-    # warning, and the backbone keeps its random initialisation.
+    # mmengine's silent failure: non-strict loading matches no key, logs a
+    # warning, and the backbone keeps its random initialisation. The
+    # PretrainedLoadCheckHook of the benchmark configs (tests below) turns
+    # it into an error before the first iteration.
     backbone = build_resnet50(
         dict(type='Pretrained', checkpoint=r50_pretrain))
     expected = prefixed(r50_pretrain)
@@ -89,19 +94,30 @@ def with_checkpoint(config: str, checkpoint: str) -> Config:
     return cfg
 
 
-def build_classifier(cfg: Config):
+def check_all(model) -> int:
+    """What PretrainedLoadCheckHook does before the first iteration."""
+    found = pretrained_modules(model)
+    assert found
+    return sum(check_pretrained_loaded(*f) for f in found)
+
+
+def build_classifier(cfg: Config, check: bool = True):
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
     model = MODELS.build(copy.deepcopy(cfg.model))
     model.init_weights()
+    if check:
+        check_all(model)
     return model
 
 
-def build_detector(cfg: Config):
+def build_detector(cfg: Config, check: bool = True):
     from mmdet.registry import MODELS
     init_default_scope('mmdet')
     model = MODELS.build(copy.deepcopy(cfg.model))
     model.init_weights()
+    if check:
+        check_all(model)
     return model
 
 
@@ -157,9 +173,46 @@ def test_mask_rcnn_c4_without_shared_head_init_keeps_random_res5(
     # has none, and stage 4 would then start from random weights.
     cfg = with_checkpoint(MASK_RCNN_C4, r50_backbone)
     cfg.model.roi_head.shared_head.pop('init_cfg')
-    model = build_detector(cfg)
+    model = build_detector(cfg, check=False)
     _, stage_4 = c4_parts(r50_pretrain)
     head = state(model.roi_head.shared_head)
     assert not any(
         torch.equal(head[k], v) for k, v in stage_4.items()
         if k.endswith('conv1.weight'))
+
+
+# --- the check that turns a silent mis-load into an error -------------------
+
+
+@pytest.mark.parametrize('config', [R50_LINEAR, SEMI_1PCT, MASK_RCNN_FPN,
+                                    MASK_RCNN_C4], ids=osp.basename)
+def test_whole_pretrain_checkpoint_without_prefix_is_an_error(
+        config, r50_pretrain):
+    cfg = with_checkpoint(config, r50_pretrain)
+    build = build_detector if 'mmdetection' in config else build_classifier
+    model = build(cfg, check=False)
+    with pytest.raises(RuntimeError) as err:
+        check_all(model)
+    message = str(err.value)
+    assert 'model.backbone.init_cfg loaded only 0 of' in message
+    assert r50_pretrain in message
+    assert "'backbone." in message  # the file's key names are shown
+    assert 'extract_backbone_weights.py' in message and 'prefix' in message
+
+
+def test_wrong_prefix_is_an_error(r50_pretrain):
+    cfg = with_checkpoint(R50_LINEAR, r50_pretrain)
+    cfg.model.backbone.init_cfg.prefix = 'neck.'
+    model = build_classifier(cfg, check=False)
+    with pytest.raises(RuntimeError, match="prefix='neck.'"):
+        check_all(model)
+
+
+def test_timm_named_file_is_an_error(vit_small_pretrain, tmp_path):
+    from downstream_helpers import extract
+    timm_file = extract(vit_small_pretrain, str(tmp_path / 'timm.pth'),
+                        out_format='timm-vit')
+    model = build_classifier(with_checkpoint(VIT_S_LINEAR, timm_file),
+                             check=False)
+    with pytest.raises(RuntimeError, match='missing'):
+        check_all(model)

@@ -205,3 +205,21 @@ def test_mask_rcnn_c4(r50_backbone, tiny_coco, tmp_path):
     assert log.count(f'load model from: {r50_backbone}') == 2
     assert_one_iteration(log)
     assert_coco_metrics(log)
+
+
+def test_whole_pretrain_checkpoint_stops_before_the_first_iteration(
+        r50_pretrain, tiny_imagenet, tmp_path):
+    # The user's mistake: the pretrain checkpoint itself, no prefix.
+    import subprocess
+    work_dir = str(tmp_path / 'misload')
+    proc = subprocess.run([
+        sys.executable, TRAIN, R50_LINEAR, '--work-dir', work_dir,
+        *TRAIN_ONLY, '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={r50_pretrain}',
+        *classification_options(tiny_imagenet)
+    ], cwd=osp.dirname(TOOLS), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert 'model.backbone.init_cfg loaded only 0 of' in output
+    assert r50_pretrain in output
+    assert not re.search(r'Epoch\(train\)\s+\[1\]\[\s*1/', output)

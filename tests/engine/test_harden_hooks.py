@@ -29,3 +29,17 @@ def test_guard_can_be_left_out():
     cfg = Config(dict())
     harden_hooks(cfg, non_finite_guard=False)
     assert 'non_finite_loss' not in cfg.default_hooks
+
+
+def test_pretrained_check_is_added_where_weights_are_loaded():
+    cfg = Config(dict(model=dict(backbone=dict(init_cfg=[
+        dict(type='Kaiming'),
+        dict(type='Pretrained', checkpoint='x.pth')
+    ]))))
+    harden_hooks(cfg)
+    assert cfg.custom_hooks == [
+        dict(type='mmpretrain.PretrainedLoadCheckHook')
+    ]
+    plain = Config(dict(model=dict(backbone=dict(init_cfg=None))))
+    harden_hooks(plain)
+    assert not plain.get('custom_hooks')

@@ -52,3 +52,7 @@ train_pipeline = [
     dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# Stop before the first iteration unless every backbone tensor loaded
+# (mmengine's Pretrained init only warns when nothing matches).
+custom_hooks = [dict(type='mmpretrain.PretrainedLoadCheckHook')]

@@ -30,3 +30,7 @@ model = dict(
 
 # `--auto-scale-lr` treats lr 1.6 as the value for 4096 images per step.
 auto_scale_lr = dict(base_batch_size=4096)
+
+# Stop before the first iteration unless every backbone tensor loaded
+# (mmengine's Pretrained init only warns when nothing matches).
+custom_hooks = [dict(type='PretrainedLoadCheckHook')]

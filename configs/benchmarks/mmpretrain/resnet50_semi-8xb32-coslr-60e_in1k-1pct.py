@@ -59,3 +59,7 @@ default_hooks = dict(
 
 # `--auto-scale-lr` applies SimCLR's 0.05 x batch / 256 rule.
 auto_scale_lr = dict(base_batch_size=256)
+
+# Stop before the first iteration unless every backbone tensor loaded
+# (mmengine's Pretrained init only warns when nothing matches).
+custom_hooks = [dict(type='PretrainedLoadCheckHook')]

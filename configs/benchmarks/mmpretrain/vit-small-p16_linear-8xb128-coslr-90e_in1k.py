@@ -20,3 +20,7 @@ model = dict(
             prefix=None)))
 
 auto_scale_lr = dict(base_batch_size=1024)
+
+# Stop before the first iteration unless every backbone tensor loaded
+# (mmengine's Pretrained init only warns when nothing matches).
+custom_hooks = [dict(type='PretrainedLoadCheckHook')]
