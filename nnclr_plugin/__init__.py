@@ -5,9 +5,16 @@ registries (``MODELS``, ``HOOKS``, ``DATASETS``), so configs that use
 ``default_scope='mmpretrain'`` find them by name, and mmdet configs by
 ``'mmpretrain.NAME'``.
 """
-from . import datasets, engine, models  # noqa: F401  (registration)
-from .utils import patch_mmcv_adjust_hue, register_checkpoint_safe_globals
-from .version import __version__
+import warnings
+
+# mmengine 0.10 imports pkg_resources (setuptools < 81 is pinned for it);
+# its deprecation warning would head every command's output.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
+from . import datasets, engine, models  # noqa: E402,F401  (registration)
+from .utils import (  # noqa: E402
+    patch_mmcv_adjust_hue, register_checkpoint_safe_globals)
+from .version import __version__  # noqa: E402
 
 register_checkpoint_safe_globals()
 patch_mmcv_adjust_hue()

@@ -4,13 +4,20 @@ Same command line as mmpretrain's ``tools/train.py``. ``nnclr_plugin`` is
 imported first so its registered components resolve even in configs that do
 not list it in ``custom_imports``.
 """
+# First: registers the components, allow-lists checkpoint globals and
+# mutes mmengine's import-time pkg_resources warning.
+import nnclr_plugin  # noqa: F401,I001
+
 import argparse
 
 from mmengine.runner import Runner
 
-import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
-from nnclr_plugin.utils.cli import (add_runner_args, finalize_for_launcher,
-                                    harden_hooks, load_runner_config)
+from nnclr_plugin.utils.checkpoint_files import (newest_readable_checkpoint,
+                                                 require_readable)
+from nnclr_plugin.utils.cli import (add_runner_args, build_model_early,
+                                    finalize_for_launcher, harden_hooks,
+                                    load_runner_config)
+from nnclr_plugin.utils.user_errors import run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,6 +46,10 @@ def parse_args() -> argparse.Namespace:
         help='do not add NonFiniteLossHook (which stops at the first NaN/inf '
         'loss) to configs that lack it')
     add_runner_args(parser)
+    parser.add_argument(
+        '--debug', action='store_true',
+        help='print the full traceback of an error (default: one message, '
+        'the traceback in a file)')
     return parser.parse_args()
 
 
@@ -53,11 +64,14 @@ def merge_args(cfg, args: argparse.Namespace):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
+        # mmengine would follow last_checkpoint even to a truncated file.
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = newest_readable_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume = True
-        cfg.load_from = args.resume
+        cfg.load_from = require_readable(args.resume, '--resume')
+    elif cfg.get('load_from'):
+        require_readable(cfg.load_from, 'load_from')
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.auto_scale_lr:
@@ -69,9 +83,10 @@ def merge_args(cfg, args: argparse.Namespace):
 def main() -> None:
     args = parse_args()
     cfg = merge_args(load_runner_config(args), args)
+    build_model_early(cfg)
     runner = Runner.from_cfg(finalize_for_launcher(cfg))
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -1,6 +1,8 @@
 """Fashion-MNIST read from local, un-gzipped idx files (no download)."""
+import math
 import os.path as osp
-from typing import List
+import struct
+from typing import List, Optional
 
 from mmpretrain.datasets import FashionMNIST
 from mmpretrain.registry import DATASETS
@@ -41,8 +43,40 @@ class LocalFashionMNIST(FashionMNIST):
                 f'Fashion-MNIST not found: data_root={data_root!r} '
                 f'(looked in {where}) lacks {", ".join(missing)}. '
                 + GET_DATA_HINT)
+        files = self.train_list if split != 'test' else self.test_list
+        for (name, _), ndim in zip(files, (3, 1)):
+            problem = self.check_idx_file(
+                osp.join(data_root, name[:-len('.gz')]), ndim)
+            if problem:
+                raise ValueError(problem + ' ' + GET_DATA_HINT)
         super().__init__(
             data_root=data_root, split=split, download=False, **kwargs)
+
+    @staticmethod
+    def check_idx_file(path: str, ndim: int) -> Optional[str]:
+        """Why an un-gzipped idx file is unusable, or None if it is fine.
+
+        mmpretrain's reader asserts or fails with a bare reshape error deep
+        in a traceback on a truncated or foreign file; this reads only the
+        header and compares the file size with what it promises.
+        """
+        size = osp.getsize(path)
+        header = 4 + 4 * ndim
+        if size < header:
+            return (f'{path} is not an idx file of uint8 data: {size} bytes, '
+                    f'fewer than its {header}-byte header.')
+        with open(path, 'rb') as f:
+            magic, *dims = struct.unpack(f'>{1 + ndim}I', f.read(header))
+        if magic != 0x0800 + ndim:
+            return (f'{path} is not an idx file of {ndim}-D uint8 data '
+                    f'(magic number {magic:#010x}, expected '
+                    f'{0x0800 + ndim:#010x}); is it still gzipped?')
+        expected = header + int(math.prod(dims))
+        if size != expected:
+            return (f'{path} is truncated or corrupt: its header promises '
+                    f'{"x".join(map(str, dims))} values ({expected} bytes) '
+                    f'but the file has {size} bytes.')
+        return None
 
     @classmethod
     def missing_files(cls, data_root: str) -> List[str]:

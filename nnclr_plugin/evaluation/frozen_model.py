@@ -13,6 +13,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from torch import nn
 from torch.utils.data import DataLoader
 
+from nnclr_plugin.utils.checkpoint_files import require_readable
 from nnclr_plugin.utils.config import resolve_config_path
 
 # Same as mmengine's load_checkpoint: checkpoints saved from a DDP wrapper.
@@ -36,6 +37,7 @@ def load_backbone_checkpoint(model: nn.Module, filename: str) -> int:
     """
     # mmengine's load_checkpoint in two halves, so the keys can be
     # inspected before choosing revise_keys without reading the file twice.
+    require_readable(filename, 'checkpoint')
     checkpoint = _load_checkpoint(filename, map_location='cpu')
     if not isinstance(checkpoint, dict):
         raise RuntimeError(f'No state_dict found in checkpoint {filename}')

@@ -1,5 +1,6 @@
 """Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``."""
 import argparse
+import copy
 import os
 import os.path as osp
 
@@ -44,6 +45,18 @@ def load_runner_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return drop_collate_fn_scope(cfg)
+
+
+def build_model_early(cfg: Config) -> None:
+    """Build ``cfg.model`` once before the Runner does.
+
+    The Runner logs the whole config (hundreds of lines) before it builds
+    the model, so a typo in a type or argument name would end under that
+    dump; built here first, it fails before anything is printed.
+    """
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    MODELS.build(copy.deepcopy(cfg.model))
 
 
 def finalize_for_launcher(cfg: Config) -> Config:

@@ -185,3 +185,12 @@ def test_weights_are_trained_through_the_query_unless_detached():
 def test_head_bad_k():
     with pytest.raises(ValueError, match=r'k=33 .*queue.size=32'):
         soft_head(k=33)
+
+
+@pytest.mark.parametrize('kwargs', [dict(threshold=0.5), dict(learnable=1),
+                                    dict(num_heads=0), dict(scale=0.0)])
+def test_positiveness_arguments_are_checked(kwargs):
+    from nnclr_plugin.models.utils import PositivenessCrossAttention
+    key = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f'{key}'):
+        PositivenessCrossAttention(embed_dims=8, **kwargs)

@@ -9,6 +9,10 @@ and whose ``val_dataloader`` holds the queries. Example::
         configs/demo/simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py \\
         work_dirs/simclr/iter_300.pth --out knn.json
 """
+# First: registers the components, allow-lists checkpoint globals and
+# mutes mmengine's import-time pkg_resources warning.
+import nnclr_plugin  # noqa: F401,I001
+
 import argparse
 import json
 import os.path as osp
@@ -19,7 +23,7 @@ import torch
 from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
+from nnclr_plugin.utils.user_errors import run_cli
 from nnclr_plugin.utils import build_model_from_config
 from nnclr_plugin.evaluation import (build_eval_dataloaders,
                                      extract_backbone_features, knn_accuracy,
@@ -137,4 +141,4 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

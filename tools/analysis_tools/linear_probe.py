@@ -15,6 +15,10 @@ Example::
         --cfg-options train_dataloader.dataset.pipeline.0.scale=28 \\
         val_dataloader.dataset.pipeline.0.scale=28 --out probe.json
 """
+# First: registers the components, allow-lists checkpoint globals and
+# mutes mmengine's import-time pkg_resources warning.
+import nnclr_plugin  # noqa: F401,I001
+
 import argparse
 import json
 import os.path as osp
@@ -25,7 +29,7 @@ import torch
 from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
+from nnclr_plugin.utils.user_errors import run_cli
 from nnclr_plugin.evaluation import (build_eval_dataloaders,
                                      extract_backbone_features, linear_probe,
                                      load_backbone_checkpoint)
@@ -114,4 +118,4 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

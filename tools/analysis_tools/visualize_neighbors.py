@@ -18,6 +18,10 @@ Example::
         configs/demo/nnclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py \\
         work_dirs/nnclr/iter_300.pth --out neighbors.png
 """
+# First: registers the components, allow-lists checkpoint globals and
+# mutes mmengine's import-time pkg_resources warning.
+import nnclr_plugin  # noqa: F401,I001
+
 import argparse
 import copy
 import os.path as osp
@@ -30,7 +34,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 from mmengine.utils import mkdir_or_exist
 
-import nnclr_plugin  # noqa: F401  (registers components, safe checkpoint load)
+from nnclr_plugin.utils.user_errors import run_cli
 from nnclr_plugin.utils import build_model_from_config, resolve_config_path
 from nnclr_plugin.visualization import (draw_neighbor_grid, embed_images,
                                         find_support_set, gallery_knn,
@@ -249,4 +253,4 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

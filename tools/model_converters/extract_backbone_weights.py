@@ -30,6 +30,10 @@ Example::
     python tools/model_converters/extract_backbone_weights.py \\
         epoch_300.pth backbone_momentum.pth --key momentum_encoder.module.0.
 """
+# First: registers the components, allow-lists checkpoint globals and
+# mutes mmengine's import-time pkg_resources warning.
+import nnclr_plugin  # noqa: F401,I001
+
 import argparse
 import os.path as osp
 import re
@@ -40,9 +44,8 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 from mmengine.utils import mkdir_or_exist
 
-# Registers the allow-list that lets torch's safe loader read the
-# message-hub objects a Runner checkpoint carries.
-import nnclr_plugin  # noqa: F401
+from nnclr_plugin.utils.checkpoint_files import require_readable
+from nnclr_plugin.utils.user_errors import run_cli
 
 FORMATS = ('mmpretrain', 'torchvision-resnet50', 'timm-vit')
 
@@ -87,6 +90,7 @@ def load_pretrain_state_dict(filename: str) -> Tuple[Dict, Dict]:
         DDP-wrapped save removed) and the checkpoint's ``meta`` (empty when
         the file is a bare state dict).
     """
+    require_readable(filename, 'input checkpoint')
     checkpoint = _load_checkpoint(filename, map_location='cpu')
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{filename} does not hold a dict but a '
@@ -327,4 +331,4 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

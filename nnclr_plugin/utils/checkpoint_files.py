@@ -1,0 +1,76 @@
+"""Find readable checkpoints, so a truncated file never ends a resume."""
+import glob
+import os.path as osp
+import zipfile
+from typing import List, Optional
+
+import torch
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be loaded as a checkpoint, or None if it can.
+
+    torch's zip format is checked member by member (CRC), which finds a
+    truncated or corrupted file without unpickling anything; a legacy
+    (non-zip) file is loaded with torch's safe default.
+    """
+    if not osp.isfile(path):
+        return f'{path} does not exist'
+    if osp.getsize(path) == 0:
+        return f'{path} is empty'
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            if bad is not None:
+                return f'{path} is corrupt (member {bad} fails its CRC)'
+            return None
+        torch.load(path, map_location='cpu')
+    except Exception as err:  # any failure means "not usable"
+        return (f'{path} is not a readable checkpoint (truncated or '
+                f'corrupt?): {type(err).__name__}: {err}')
+    return None
+
+
+def require_readable(path: str, what: str) -> str:
+    """Return ``path`` or raise one message that names it."""
+    problem = checkpoint_problem(path)
+    if problem:
+        raise RuntimeError(f'{what}: {problem}')
+    return path
+
+
+def resume_candidates(work_dir: str) -> List[str]:
+    """Checkpoints of a work dir, the one ``last_checkpoint`` names first,
+    then the others from newest to oldest."""
+    files = sorted(glob.glob(osp.join(work_dir, '*.pth')),
+                   key=osp.getmtime, reverse=True)
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named:
+            files = [named] + [p for p in files
+                               if osp.abspath(p) != osp.abspath(named)]
+    return files
+
+
+def newest_readable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` should use, skipping unreadable ones.
+
+    Returns None when the work dir has no checkpoint at all (a fresh run).
+    Prints one line for every skipped file; raises if none is readable.
+    """
+    candidates = resume_candidates(work_dir)
+    problems = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            for line in problems:
+                print(f'WARNING: skipping {line}; resuming from {path}')
+            return path
+        problems.append(problem)
+    if problems:
+        raise RuntimeError('--resume found no readable checkpoint in '
+                           f'{work_dir}: ' + '; '.join(problems))
+    return None
