@@ -137,6 +137,10 @@ def test_stock_mocov3_trains_with_soft_neighbor_head(tmp_path):
     assert model.head.queue.filled == 64
     weights = scalar_history(runner, 'train/support_set/positiveness_max')
     assert len(weights) == 3 and all(1 / 30 <= w <= 1 for w in weights)
+    # Entropy relative to uniform: 1 when flat, 0 when one-hot.
+    entropy = scalar_history(runner,
+                             'train/support_set/positiveness_entropy')
+    assert len(entropy) == 3 and all(0 <= e <= 1 + 1e-6 for e in entropy)
     # Stock MoCoV3 passes no labels, so no agreement is logged.
     assert 'train/support_set/nn_label_agreement' not in \
         runner.message_hub.log_scalars

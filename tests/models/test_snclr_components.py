@@ -194,3 +194,18 @@ def test_positiveness_arguments_are_checked(kwargs):
     key = next(iter(kwargs))
     with pytest.raises(ValueError, match=f'{key}'):
         PositivenessCrossAttention(embed_dims=8, **kwargs)
+
+
+def test_peakedness_of_flat_and_one_hot_weights():
+    from mmpretrain.registry import MODELS
+    head = MODELS.build(dict(
+        type='SoftNeighborHead',
+        predictor=dict(type='NonLinearNeck', in_channels=8, hid_channels=8,
+                       out_channels=8, with_avg_pool=False),
+        queue=dict(type='SupportSetQueue', size=16, feat_dim=8), k=4))
+    head.record_peakedness(torch.full((3, 4), 0.25))
+    head.record_peakedness(torch.eye(4)[:3])
+    stats = head.queue.stats
+    assert stats['positiveness_max'] == pytest.approx([0.25, 1.0])
+    assert stats['positiveness_entropy'] == pytest.approx([1.0, 0.0],
+                                                          abs=1e-6)
