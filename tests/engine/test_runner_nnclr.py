@@ -144,3 +144,29 @@ def test_stock_mocov3_trains_with_soft_neighbor_head(tmp_path):
     # Stock MoCoV3 passes no labels, so no agreement is logged.
     assert 'train/support_set/nn_label_agreement' not in \
         runner.message_hub.log_scalars
+
+
+def test_uneven_batches_are_refused_with_the_sampler_setting():
+    from nnclr_plugin.engine.hooks.support_set_queue_hook import \
+        uneven_batch_problem
+    # 101 samples on 2 processes without round-up: 51 vs 50 rows.
+    problem = uneven_batch_problem(101, 2, 16, round_up=False,
+                                   drop_last=False)
+    assert 'train_dataloader.sampler.round_up=True' in problem
+    # Round-up (mmengine's default) pads to 51 + 51: fine.
+    assert uneven_batch_problem(101, 2, 12, True, False) is None
+    # 51 per process in batches of 25: a one-row last batch.
+    problem = uneven_batch_problem(101, 2, 25, True, False)
+    assert 'holds 1 sample' in problem and 'drop_last=True' in problem
+    assert uneven_batch_problem(101, 2, 25, True, True) is None
+    # Even drop_last cannot fix it in general (32 vs 31 rows in batches of
+    # 16 are 2 vs 1 batches).
+    assert 'round_up=True' in uneven_batch_problem(63, 2, 16, False, True)
+
+
+def test_one_row_last_batch_fails_at_start(tmp_path):
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), num_images=33,
+                          batch_size=16)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='last batch of every epoch holds 1'):
+        runner.train()

@@ -11,6 +11,32 @@ from nnclr_plugin.models.memories import SupportSetQueue
 DATA_BATCH = Optional[Sequence[dict]]
 
 
+def uneven_batch_problem(num_samples: int, world_size: int, batch_size: int,
+                         round_up: bool, drop_last: bool) -> Optional[str]:
+    """Why a data loader's batches would break the support set, or None.
+
+    Every process all-gathers the same number of rows per step, and
+    BatchNorm cannot train on a one-row batch. With ``round_up=False``
+    the ranks get unequal shares when the data set does not divide by
+    the number of processes; with ``drop_last=False`` the last batch of
+    an epoch may hold a single row.
+    """
+    if world_size > 1 and not round_up and num_samples % world_size:
+        return (f'train_dataloader.sampler.round_up=False with {num_samples} '
+                f'samples on {world_size} processes gives the processes '
+                'unequal numbers of samples, and the support set\'s '
+                'all-gather needs equal batches on every process: set '
+                'train_dataloader.sampler.round_up=True (the default)')
+    per_rank = -(-num_samples // world_size) if round_up or world_size == 1 \
+        else num_samples // world_size
+    if not drop_last and per_rank % batch_size == 1:
+        return (f'the last batch of every epoch holds 1 sample ({per_rank} '
+                f'samples per process, batch_size={batch_size}), which '
+                'BatchNorm cannot train on: set '
+                'train_dataloader.drop_last=True or another batch_size')
+    return None
+
+
 def find_queues(model) -> List[Tuple[str, SupportSetQueue]]:
     """``(path, queue)`` for each :class:`SupportSetQueue` in ``model``."""
     if is_model_wrapper(model):
@@ -63,6 +89,14 @@ class SupportSetQueueHook(Hook):
                     f'{global_batch}); the support set must hold at least '
                     'one global batch')
             queue.manager = type(self).__name__
+        loader = runner.train_dataloader
+        sampler = getattr(loader, 'sampler', None)
+        if hasattr(sampler, 'round_up') and hasattr(loader, 'dataset'):
+            problem = uneven_batch_problem(
+                len(loader.dataset), get_world_size(), loader.batch_size,
+                sampler.round_up, loader.drop_last)
+            if problem:
+                raise ValueError(problem)
 
     def before_train_iter(self,
                           runner,
