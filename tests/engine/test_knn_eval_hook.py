@@ -34,18 +34,21 @@ def test_hook_logs_a_curve_and_a_final_full_set_evaluation(tmp_path):
     runner.train()
     with open(osp.join(str(tmp_path), 'knn_history.json')) as f:
         history = json.load(f)
+    # The curve on the subsets (its last point after the last iteration),
+    # then the final evaluation on the whole sets.
     assert [(h['iter'], h['final']) for h in history] == [(2, False),
+                                                          (4, False),
                                                           (4, True)]
-    assert (history[0]['num_train'], history[0]['num_val']) == (64, 32)
-    assert (history[1]['num_train'], history[1]['num_val']) == (300, 100)
-    assert 0 <= history[1]['probe/top1'] <= 100
+    assert (history[1]['num_train'], history[1]['num_val']) == (64, 32)
+    assert (history[2]['num_train'], history[2]['num_val']) == (300, 100)
+    assert 0 <= history[2]['probe/top1'] <= 100
     # The final figure is the kNN of the trained backbone's features.
     hook = [h for h in runner.hooks if isinstance(h, KNNEvalHook)][0]
     train = extract_backbone_features(runner.model, hook._loaders[0])
     val = extract_backbone_features(runner.model, hook._loaders[1])
     expected = knn_accuracy(*train, *val)
-    assert history[1]['knn/top1'] == pytest.approx(expected['top1'])
-    assert history[1]['knn/top5'] == pytest.approx(expected['top5'])
+    assert history[2]['knn/top1'] == pytest.approx(expected['top1'])
+    assert history[2]['knn/top5'] == pytest.approx(expected['top5'])
 
 
 def test_resumed_run_keeps_the_curve_before_the_interruption(tmp_path):
@@ -59,9 +62,11 @@ def test_resumed_run_keeps_the_curve_before_the_interruption(tmp_path):
     Runner.from_cfg(cfg).train()
     with open(osp.join(work_dir, 'knn_history.json')) as f:
         history = json.load(f)
-    # The first run's final entry at iter 2 is dropped on resume; the
-    # resumed run evaluates again at its end.
-    assert [(h['iter'], h['final']) for h in history] == [(4, True)]
+    # The first run's curve point at iter 2 is kept, its final full-set
+    # entry dropped; the resumed run adds its own at the end.
+    assert [(h['iter'], h['final']) for h in history] == [(2, False),
+                                                          (4, False),
+                                                          (4, True)]
 
 
 @pytest.mark.parametrize('key,value', [('interval', -1), ('k', 0),

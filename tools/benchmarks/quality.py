@@ -198,8 +198,9 @@ def execute(run: Dict, root: str, quick: bool, machine: str) -> Dict:
         knn_top5=final['knn/top5'],
         probe_top1=final.get('probe/top1'),
         probe_weight_decay=final.get('probe/weight_decay'),
+        # On the hook's fixed subsets; the final full-set figures are above.
         curve=[[h['iter'], h['knn/top1']] for h in history
-               if not h['final']] + [[final['iter'], final['knn/top1']]],
+               if not h['final']],
         scalars=scalars,
         wall_s=time.time() - start,
         quick=quick,

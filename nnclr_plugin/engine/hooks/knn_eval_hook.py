@@ -117,6 +117,9 @@ class KNNEvalHook(Hook):
                           iteration=runner.iter + 1)
 
     def after_train(self, runner) -> None:
+        if self.interval and (self.num_train or self.num_val):
+            # The curve's last point, on the same subsets as the others.
+            self.evaluate(runner, self.num_train, self.num_val)
         self.evaluate(runner, None, None, final=True)
 
     def evaluate(self,
