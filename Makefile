@@ -2,13 +2,15 @@
 #   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
 #   make test [PYTEST_ARGS=...]           the test suite (slow tests: PYTEST_ARGS="-m slow")
 #   make bench-quality [BENCH_ARGS=...]   the quality benchmark (hours; resumable, see docs/benchmarks.md)
+#   make gpu-wheels / make gpu-check      prepare .whl/ here; on a GPU machine (its python3), check the CUDA path
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ALGO ?= nnclr
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+GPU_PY ?= python3
 
-.PHONY: setup demo test data clean bench-quality
+.PHONY: setup demo test data clean bench-quality gpu-wheels gpu-check
 
 setup:
 	@bash scripts/setup_env.sh
@@ -24,6 +26,13 @@ test: setup
 bench-quality: setup
 	@$(PY) -m pip install -q -r requirements/benchmark.txt
 	@$(PY) tools/benchmarks/quality.py $(BENCH_ARGS)
+
+gpu-wheels: setup
+	@PY=$(PY) bash scripts/prepare_gpu_wheels.sh
+
+gpu-check:
+	@PY=$(GPU_PY) bash scripts/gpu_setup.sh
+	@$(GPU_PY) tools/benchmarks/gpu_check.py --out-dir $${OUT:-work_dirs/gpu_check}
 
 clean:
 	rm -rf work_dirs .pytest_cache

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# On the lent GPU machine: install the carried wheels (.whl/, made by
+# scripts/prepare_gpu_wheels.sh) on top of its own torch, without network,
+# then the plugin itself. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+if ! "$PY" -c 'import mmpretrain, mmdet, mmcv' 2>/dev/null; then
+    if ! ls .whl/*.whl >/dev/null 2>&1; then
+        echo "gpu_setup: no wheels in .whl/; run scripts/prepare_gpu_wheels.sh" \
+             "on a machine with network and carry .whl" >&2
+        exit 1
+    fi
+    "$PY" -m pip install -q --no-deps --no-index .whl/*.whl
+fi
+"$PY" -m pip install -q --no-deps --no-build-isolation -e .
+"$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmdet, nnclr_plugin; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "mmcv", mmcv.__version__)'
