@@ -27,6 +27,45 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_frozen_eval_args(parser: argparse.ArgumentParser,
+                         default_data_config: str) -> None:
+    """Options of the tools that evaluate a checkpoint's frozen backbone
+    (``knn_eval.py``, ``linear_probe.py``)."""
+    import torch
+    parser.add_argument('config', help='mmpretrain model config file')
+    parser.add_argument(
+        'checkpoint',
+        help='Runner checkpoint (keys "backbone.*") or backbone-only state '
+        'dict (keys without the "backbone." prefix)')
+    parser.add_argument(
+        '--data-config',
+        default=default_data_config,
+        help='config whose train_dataloader holds the training (memory) '
+        'images and whose val_dataloader the test (query) images '
+        '(default: %(default)s)')
+    parser.add_argument(
+        '--data-root',
+        help='dataset folder, set as train/val_dataloader.dataset.data_root')
+    parser.add_argument(
+        '--batch-size', type=int, default=256,
+        help='feature-extraction batch size')
+    parser.add_argument(
+        '--max-train', type=int, help='use only the first N train images')
+    parser.add_argument(
+        '--max-test', type=int, help='use only the first N test images')
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='device of the feature extraction (default: %(default)s)')
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the data config, e.g. '
+        'val_dataloader.num_workers=0')
+
+
 def load_runner_config(args: argparse.Namespace) -> Config:
     """Config of ``args.config`` with the shared options applied.
 

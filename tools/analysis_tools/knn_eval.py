@@ -19,15 +19,14 @@ import os.path as osp
 import time
 from typing import Dict, List, Optional
 
-import torch
-from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-from nnclr_plugin.utils.user_errors import run_cli
-from nnclr_plugin.utils import build_model_from_config
 from nnclr_plugin.evaluation import (build_eval_dataloaders,
                                      extract_backbone_features, knn_accuracy,
                                      load_backbone_checkpoint)
+from nnclr_plugin.utils import build_model_from_config
+from nnclr_plugin.utils.cli import add_frozen_eval_args
+from nnclr_plugin.utils.user_errors import run_cli
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEFAULT_DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
@@ -39,40 +38,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Weighted kNN evaluation (Wu et al. 2018) of the '
         'backbone features of a checkpoint')
-    parser.add_argument('config', help='mmpretrain model config file')
-    parser.add_argument(
-        'checkpoint',
-        help='Runner checkpoint (keys "backbone.*") or backbone-only state '
-        'dict (keys without the "backbone." prefix)')
-    parser.add_argument(
-        '--data-config',
-        default=DEFAULT_DATA_CONFIG,
-        help='config whose train_dataloader is the memory bank and whose '
-        'val_dataloader holds the queries (default: %(default)s)')
-    parser.add_argument(
-        '--data-root',
-        help='dataset folder, set as train/val_dataloader.dataset.data_root')
+    add_frozen_eval_args(parser, DEFAULT_DATA_CONFIG)
     parser.add_argument('--k', type=int, default=200, help='neighbours')
     parser.add_argument(
         '--temperature', type=float, default=0.07, help='vote temperature')
-    parser.add_argument(
-        '--batch-size', type=int, default=256,
-        help='feature-extraction batch size')
-    parser.add_argument(
-        '--max-train', type=int, help='use only the first N train images')
-    parser.add_argument(
-        '--max-test', type=int, help='use only the first N test images')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device for the model and the kNN (default: %(default)s)')
-    parser.add_argument('--out', help='write the results as JSON here')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the data config, e.g. '
-        'val_dataloader.num_workers=0')
     return parser.parse_args(argv)
 
 

@@ -25,16 +25,15 @@ import os.path as osp
 import time
 from typing import Dict, List, Optional
 
-import torch
-from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-from nnclr_plugin.utils.user_errors import run_cli
 from nnclr_plugin.evaluation import (build_eval_dataloaders,
                                      extract_backbone_features, linear_probe,
                                      load_backbone_checkpoint)
 from nnclr_plugin.evaluation.linear_probe import DEFAULT_WEIGHT_DECAYS
 from nnclr_plugin.utils import build_model_from_config
+from nnclr_plugin.utils.cli import add_frozen_eval_args
+from nnclr_plugin.utils.user_errors import run_cli
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEFAULT_DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
@@ -46,21 +45,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Linear probe (L2 logistic regression, penalty '
         'validated on held-out train) of frozen backbone features')
-    parser.add_argument('config', help='mmpretrain model config file')
-    parser.add_argument(
-        'checkpoint',
-        help='Runner checkpoint (keys "backbone.*") or backbone-only state '
-        'dict')
-    parser.add_argument(
-        '--data-config', default=DEFAULT_DATA_CONFIG,
-        help='config whose train_dataloader trains the probe and whose '
-        'val_dataloader tests it (default: %(default)s)')
-    parser.add_argument('--data-root', help='dataset folder for both splits')
-    parser.add_argument('--batch-size', type=int, default=256)
-    parser.add_argument('--max-train', type=int,
-                        help='use only the first N train images')
-    parser.add_argument('--max-test', type=int,
-                        help='use only the first N test images')
+    add_frozen_eval_args(parser, DEFAULT_DATA_CONFIG)
     parser.add_argument(
         '--weight-decays', type=float, nargs='+',
         default=list(DEFAULT_WEIGHT_DECAYS),
@@ -69,12 +54,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='held-out share of train for the penalty')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the held-out split')
-    parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device of the feature extraction (default: %(default)s)')
-    parser.add_argument('--out', help='write the results as JSON here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the data config')
     return parser.parse_args(argv)
 
 

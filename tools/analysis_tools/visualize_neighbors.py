@@ -34,8 +34,8 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 from mmengine.utils import mkdir_or_exist
 
-from nnclr_plugin.utils.user_errors import run_cli
 from nnclr_plugin.utils import build_model_from_config, resolve_config_path
+from nnclr_plugin.utils.user_errors import run_cli
 from nnclr_plugin.visualization import (draw_neighbor_grid, embed_images,
                                         find_support_set, gallery_knn,
                                         iter_batches, label_agreement,

@@ -35,7 +35,6 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = 'configs/bench/{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py'

@@ -1,6 +1,6 @@
 """Two-view SSL augmentation done on the whole batch, in torch."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
