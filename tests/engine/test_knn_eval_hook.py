@@ -78,3 +78,32 @@ def test_bad_arguments_name_the_key(key, value):
     kwargs[key] = value
     with pytest.raises(ValueError, match=key):
         KNNEvalHook(**kwargs)
+
+
+BENCH = osp.join(REPO, 'configs', 'bench')
+
+
+@pytest.mark.parametrize('method', [
+    'simclr', 'nnclr', 'mocov3', 'snclr', 'byol', 'nn-byol', 'lightly-nnclr'
+])
+def test_every_bench_config_trains_through_the_runner(tmp_path, method):
+    if method == 'lightly-nnclr':
+        pytest.importorskip('lightly', reason='optional benchmark extra')
+    config = osp.join(
+        BENCH, f'{method}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py')
+    cfg = small_train_cfg(config, str(tmp_path), max_iters=2, batch_size=32,
+                          num_images=64)
+    knn = [h for h in cfg.custom_hooks if h.type == 'KNNEvalHook'][0]
+    knn.update(interval=0, num_train=None, num_val=None)
+    for key, n in (('train_dataloader', 200), ('val_dataloader', 50)):
+        knn[key].dataset.update(data_root=FMNIST_ROOT, indices=n)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    with open(osp.join(str(tmp_path), 'knn_history.json')) as f:
+        final = json.load(f)[-1]
+    assert final['final'] and 0 < final['knn/top1'] <= 100
+    # Same backbone, views and budget for every method.
+    model = runner.model
+    assert type(model.data_preprocessor).__name__ == \
+        'BatchMultiViewPreprocessor'
+    assert model.backbone.base_channels == 16
