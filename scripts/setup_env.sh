@@ -5,6 +5,12 @@
 #   3. `pip install -e .` of this plugin
 #   4. Fashion-MNIST un-gzipped into $NNCLR_DATA_ROOT (default: data/fashion_mnist)
 # A stamp file keyed on the requirement files makes a second run take seconds.
+#
+# MMCV_OPS=required (make test, the default) needs mmcv's compiled ops: a
+# cached full wheel, else a ~15 min build from the sdist. MMCV_OPS=optional
+# (make demo) settles for mmcv without ops when no full wheel is cached
+# (~10 s to build): pretraining, kNN and the demo use none of them. A later
+# MMCV_OPS=required run replaces that build with the full one.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +21,8 @@ VENV="${VENV:-$ROOT/.venv}"
 SHARED_WHEELS="${SHARED_WHEELS:-$ROOT/../shared/wheels}"
 LOCAL_WHEELS="$ROOT/.cache/wheels"
 MMCV_VERSION="2.1.0"
+MMCV_OPS="${MMCV_OPS:-required}"
+LITE_WHEELS="$ROOT/.cache/wheels-no-ops"
 DATA_ROOT="${NNCLR_DATA_ROOT:-$ROOT/data/fashion_mnist}"
 DEB_DIR="/usr/share/datasets/fashion-mnist"
 
@@ -39,6 +47,13 @@ quiet_pip() {
 # The stamp covers every file that decides what gets installed.
 stamp_src=$(cat requirements/*.txt setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
 STAMP="$VENV/.nnclr_plugin_setup"
+has_mmcv_ops() {
+    "$VENV/bin/python" -c "from mmcv.utils import ext_loader; ext_loader.load_ext('_ext', ['nms'])" >/dev/null 2>&1
+}
+if [ -f "$STAMP" ] && [ "$MMCV_OPS" = required ] && ! has_mmcv_ops; then
+    log "mmcv was installed without its compiled ops; installing the full build"
+    rm -f "$STAMP"
+fi
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$stamp_src" ]; then
     log "environment up to date ($VENV)"
@@ -52,7 +67,29 @@ else
     quiet_pip install -q -r requirements/build.txt
 
     # mmcv 2.1.0 has no wheel for torch 2.14: take one from a cache or build it.
-    if ! "${PIP[@]}" install -q --no-deps --no-index "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null; then
+    if "${PIP[@]}" install -q --no-deps --no-index --force-reinstall "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null \
+            && has_mmcv_ops; then
+        log "mmcv $MMCV_VERSION with ops from the wheel cache"
+    elif [ "$MMCV_OPS" != required ]; then
+        # Same package name and version, so the pinned requirements are met;
+        # kept apart from the full wheels so it is never taken for one.
+        if ! "${PIP[@]}" install -q --no-deps --no-index --find-links "$LITE_WHEELS" "mmcv==$MMCV_VERSION" 2>/dev/null; then
+            log "no cached mmcv $MMCV_VERSION wheel with ops: building mmcv without ops (seconds; make test builds the ops)"
+            build_dir="$(mktemp -d)"
+            quiet_pip download -q --no-deps --no-build-isolation --no-binary :all: \
+                -d "$build_dir" "mmcv==$MMCV_VERSION"
+            tar -xzf "$build_dir"/mmcv-"$MMCV_VERSION".tar.gz -C "$build_dir"
+            # Without ops mmcv's setup.py names the distribution mmcv-lite,
+            # which would not satisfy mmpretrain's and mmdet's `mmcv`.
+            sed -i "s/'mmcv' if os.getenv('MMCV_WITH_OPS', '1') == '1' else 'mmcv-lite'/'mmcv'/" \
+                "$build_dir/mmcv-$MMCV_VERSION/setup.py"
+            mkdir -p "$LITE_WHEELS"
+            MMCV_WITH_OPS=0 "${PIP[@]}" wheel -q --no-build-isolation --no-deps \
+                -w "$LITE_WHEELS" "$build_dir/mmcv-$MMCV_VERSION"
+            rm -rf "$build_dir"
+            "${PIP[@]}" install -q --no-deps --no-index --force-reinstall --find-links "$LITE_WHEELS" "mmcv==$MMCV_VERSION"
+        fi
+    else
         log "no cached mmcv $MMCV_VERSION wheel: building from the sdist (about 15 min on 2 cores)"
         build_dir="$(mktemp -d)"
         quiet_pip download -q --no-deps --no-build-isolation --no-binary :all: \
@@ -68,7 +105,7 @@ else
         MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
             "${PIP[@]}" wheel -q --no-build-isolation --no-deps -w "$LOCAL_WHEELS" "$src"
         rm -rf "$build_dir"
-        "${PIP[@]}" install -q --no-deps --no-index --find-links "$LOCAL_WHEELS" "mmcv==$MMCV_VERSION"
+        "${PIP[@]}" install -q --no-deps --no-index --force-reinstall --find-links "$LOCAL_WHEELS" "mmcv==$MMCV_VERSION"
     fi
 
     log "installing the pinned stack and test requirements"

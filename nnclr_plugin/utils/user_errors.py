@@ -49,6 +49,11 @@ def closest(word: str, choices: Iterable[str]) -> Optional[str]:
 
 def suggestion(message: str) -> Optional[str]:
     """A 'did you mean' for an unknown type or keyword, when one is close."""
+    if 'mmcv._ext' in message or "module named '_ext'" in message:
+        return ('mmcv is installed without its compiled ops (the quick '
+                'set-up of make demo); detection and segmentation configs '
+                'need them: run `make setup` (builds them, about 15 min on 2 '
+                'cores, or takes a cached wheel)')
     unknown_type = re.search(r"([\w.]+) is not in the ([\w:]+) registry",
                              message)
     if unknown_type:
