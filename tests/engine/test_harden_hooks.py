@@ -43,3 +43,14 @@ def test_pretrained_check_is_added_where_weights_are_loaded():
     plain = Config(dict(model=dict(backbone=dict(init_cfg=None))))
     harden_hooks(plain)
     assert not plain.get('custom_hooks')
+
+
+def test_error_suggestions():
+    from nnclr_plugin.utils.user_errors import suggestion
+    assert "type='NNCLRHead'" in suggestion(
+        'NNCLRHaed is not in the mmpretrain::model registry. Please check')
+    assert 'did you mean size=' in suggestion(
+        "SupportSetQueue.__init__() got an unexpected keyword argument "
+        "'szie'")
+    assert 'make setup' in suggestion("No module named 'mmcv._ext'")
+    assert suggestion('something else entirely') is None
