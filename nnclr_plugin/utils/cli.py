@@ -3,6 +3,7 @@ import argparse
 import copy
 import os
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config, DictAction
 
@@ -95,7 +96,41 @@ def build_model_early(cfg: Config) -> None:
     """
     from mmengine.registry import MODELS, init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmengine'))
-    MODELS.build(copy.deepcopy(cfg.model))
+    try:
+        MODELS.build(copy.deepcopy(cfg.model))
+    except (KeyError, TypeError) as err:
+        message = str(err.args[0]) if err.args else str(err)
+        path = config_key_of(cfg.model, message)
+        if path is None:
+            raise
+        raise type(err)(f'{message} (config key: {path})') from err
+
+
+def config_key_of(model_cfg, message: str) -> Optional[str]:
+    """The dotted config key an unknown type or keyword error is about."""
+    import re
+    unknown_type = re.search(r'([\w.]+) is not in the [\w:]+ registry',
+                             message)
+    bad_kwarg = re.search(r"unexpected keyword argument '(\w+)'", message)
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if unknown_type and node.get('type') == unknown_type.group(1):
+                return f'{path}.type'
+            if bad_kwarg and bad_kwarg.group(1) in node and 'type' in node:
+                return f'{path}.{bad_kwarg.group(1)}'
+            children = node.items()
+        elif isinstance(node, (list, tuple)):
+            children = enumerate(node)
+        else:
+            return None
+        for key, child in children:
+            found = walk(child, f'{path}.{key}')
+            if found:
+                return found
+        return None
+
+    return walk(model_cfg, 'model') if unknown_type or bad_kwarg else None
 
 
 def finalize_for_launcher(cfg: Config) -> Config:

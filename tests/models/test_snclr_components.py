@@ -209,3 +209,22 @@ def test_peakedness_of_flat_and_one_hot_weights():
     assert stats['positiveness_max'] == pytest.approx([0.25, 1.0])
     assert stats['positiveness_entropy'] == pytest.approx([1.0, 0.0],
                                                           abs=1e-6)
+
+
+@pytest.mark.parametrize('cfg,key', [
+    (dict(type='SupportSetQueue', size=8, feat_dim=4, track_labels=0),
+     'track_labels'),
+    (dict(type='SupportSetQueue', size=8, feat_dim=4,
+          gather_distributed='yes'), 'gather_distributed'),
+    (dict(type='SoftNeighborContrastiveLoss', scale_by_2t=2), 'scale_by_2t'),
+    (dict(type='SoftNeighborHead', detach_weights=0.5, k=2,
+          predictor=dict(type='NonLinearNeck', in_channels=4,
+                         hid_channels=4, out_channels=4,
+                         with_avg_pool=False),
+          queue=dict(type='SupportSetQueue', size=8, feat_dim=4)),
+     'detach_weights'),
+])
+def test_flags_must_be_bools(cfg, key):
+    from mmpretrain.registry import MODELS
+    with pytest.raises(ValueError, match=f'{key} must be a bool'):
+        MODELS.build(cfg)

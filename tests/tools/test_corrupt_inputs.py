@@ -100,9 +100,11 @@ def test_resume_from_a_truncated_newest_checkpoint_uses_the_previous(
 
 
 def test_config_typos_get_one_screen_with_a_suggestion(tmp_path):
-    for option, hint in (('model.head.queue.szie=5', 'did you mean size='),
-                         ('model.head.type=NNCLRHaed',
-                          "did you mean type='NNCLRHead'")):
+    for option, hint, key in (
+            ('model.head.queue.szie=5', 'did you mean size=',
+             'model.head.queue.szie'),
+            ('model.head.type=NNCLRHaed', "did you mean type='NNCLRHead'",
+             'model.head.type')):
         proc = run([TRAIN, NNCLR_DEMO, '--work-dir', str(tmp_path),
                     '--cfg-options', option])
         assert proc.returncode == 1
@@ -110,6 +112,7 @@ def test_config_typos_get_one_screen_with_a_suggestion(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) <= 4, proc.stderr
         assert lines[0].startswith('error:') and hint in lines[1]
+        assert f'(config key: {key})' in lines[0]
 
 
 def test_test_tool_on_a_pretraining_config_says_what_to_use(tmp_path):

@@ -22,3 +22,15 @@ def check_support_set_args(owner: str, k: int, k_min: int,
     if enqueue not in ENQUEUE_MODES:
         raise ValueError(f'{owner}: enqueue must be one of {ENQUEUE_MODES}, '
                          f'got {enqueue!r}')
+
+
+def check_bool(owner: str, **flags) -> None:
+    """Raise unless every flag is a real bool.
+
+    A config value such as ``threshold=0.5`` or ``detach_weights='no'``
+    would otherwise be tested for truthiness and silently mean ``True``.
+    """
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f'{owner}: {key} must be a bool (True/False), '
+                             f'got {key}={value!r}')

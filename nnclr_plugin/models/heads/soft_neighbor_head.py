@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..memories import SupportSetQueue
-from .arguments import check_support_set_args
+from .arguments import check_bool, check_support_set_args
 from .nearest_neighbor_target_head import check_embedding_pair
 
 
@@ -67,6 +67,7 @@ class SoftNeighborHead(BaseModule):
         self.positiveness = MODELS.build(positiveness)
         self.loss_module = MODELS.build(loss)
         check_support_set_args('SoftNeighborHead', k, 0, self.queue, enqueue)
+        check_bool('SoftNeighborHead', detach_weights=detach_weights)
         self.k = k
         self.detach_weights = detach_weights
         self.enqueue = enqueue

@@ -85,6 +85,9 @@ class SoftNeighborContrastiveLoss(nn.Module):
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         check_temperature(temperature, 'SoftNeighborContrastiveLoss')
+        if not isinstance(scale_by_2t, bool):
+            raise ValueError('SoftNeighborContrastiveLoss: scale_by_2t must '
+                             f'be a bool, got scale_by_2t={scale_by_2t!r}')
         self.temperature = temperature
         self.scale_by_2t = scale_by_2t
         self.loss_weight = loss_weight

@@ -71,6 +71,11 @@ class SupportSetQueue(BaseModule):
                                        or block_size < 1):
             raise ValueError('SupportSetQueue: block_size must be None or a '
                              f'positive int, got {block_size!r}')
+        for key, value in (('track_labels', track_labels),
+                           ('gather_distributed', gather_distributed)):
+            if not isinstance(value, bool):
+                raise ValueError(f'SupportSetQueue: {key} must be a bool, '
+                                 f'got {key}={value!r}')
         self.size = size
         self.feat_dim = feat_dim
         self.block_size = block_size
