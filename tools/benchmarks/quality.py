@@ -42,6 +42,9 @@ METHODS = ['simclr', 'nnclr', 'mocov3', 'snclr', 'byol', 'nn-byol']
 BUDGET = 1000  # iterations of batch 256 (4.3 epochs)
 WARMUP_SHARE = 0.1
 QUEUE_SIZES = [512, 2048, 4096, 16384, 32768]
+# Finished runs, tracked in git so that the campaign spans sessions (work
+# dirs and checkpoints are not kept between machines).
+RESULTS = osp.join(REPO, 'docs', 'results', 'quality')
 DEFAULT_QUEUE = 4096
 
 
@@ -166,12 +169,13 @@ def read_scalars(work_dir: str, keys: List[str]) -> Dict[str, List]:
     return out
 
 
-def execute(run: Dict, root: str, quick: bool, machine: str) -> Dict:
+def execute(run: Dict, root: str, quick: bool, machine: str,
+            results_dir: str) -> Dict:
     """Train one run unless its result exists; return its result."""
     work_dir = osp.join(root, run['key'])
-    result_file = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_file):
-        with open(result_file) as f:
+    kept = osp.join(results_dir, run['key'] + '.json')
+    if osp.isfile(kept):
+        with open(kept) as f:
             return json.load(f)
     os.makedirs(work_dir, exist_ok=True)
     cmd = train_command(run, work_dir, quick)
@@ -200,25 +204,53 @@ def execute(run: Dict, root: str, quick: bool, machine: str) -> Dict:
         # On the hook's fixed subsets; the final full-set figures are above.
         curve=[[h['iter'], h['knn/top1']] for h in history
                if not h['final']],
+        history=history,
         scalars=scalars,
         wall_s=time.time() - start,
         quick=quick,
         command=' '.join(osp.relpath(c, REPO) if c.startswith(REPO) else c
                          for c in cmd),
         machine=machine)
-    with open(result_file, 'w') as f:
+    with open(osp.join(work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=1)
+    keep_result(result, results_dir)
     return result
 
 
-def load_results(root: str) -> List[Dict]:
-    results = []
+def keep_result(result: Dict, results_dir: str) -> None:
+    os.makedirs(results_dir, exist_ok=True)
+    with open(osp.join(results_dir, result['key'] + '.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+
+
+def sync_results(root: str, results_dir: str) -> None:
+    """Copy finished runs of a work root (e.g. written by an older
+    version of this script) into the tracked results folder."""
     if not osp.isdir(root):
-        return results
+        return
     for name in sorted(os.listdir(root)):
         path = osp.join(root, name, 'result.json')
-        if osp.isfile(path):
+        if osp.isfile(path) and not osp.isfile(
+                osp.join(results_dir, name + '.json')):
             with open(path) as f:
+                result = json.load(f)
+            history = osp.join(root, name, 'knn_history.json')
+            if 'history' not in result and osp.isfile(history):
+                with open(history) as f:
+                    result['history'] = json.load(f)
+                result['curve'] = [[h['iter'], h['knn/top1']]
+                                   for h in result['history']
+                                   if not h['final']]
+            keep_result(result, results_dir)
+
+
+def load_results(results_dir: str) -> List[Dict]:
+    if not osp.isdir(results_dir):
+        return []
+    results = []
+    for name in sorted(os.listdir(results_dir)):
+        if name.endswith('.json'):
+            with open(osp.join(results_dir, name)) as f:
                 results.append(json.load(f))
     return results
 
@@ -234,6 +266,8 @@ def main() -> None:
     parser.add_argument('--work-root', default=osp.join(
         REPO, 'work_dirs', 'bench'))
     parser.add_argument('--docs', default=osp.join(REPO, 'docs'))
+    parser.add_argument('--results', default=RESULTS,
+                        help='folder of finished runs (tracked in git)')
     parser.add_argument('--report', action='store_true',
                         help='only regenerate docs/benchmarks from results')
     parser.add_argument('--quick', action='store_true',
@@ -250,6 +284,7 @@ def main() -> None:
         runs = [run_spec('quick', m, 0, iters=args.iters or 150)
                 for m in ('simclr', 'nnclr')]
         root = osp.join(args.work_root, 'quick')
+        results_dir = osp.join(root, 'results')
     else:
         runs = campaign(args.groups, args.seeds)
         if args.iters:
@@ -258,13 +293,16 @@ def main() -> None:
                                               f'_{args.iters}it_'))
                     for r in runs]
         root = args.work_root
+        results_dir = args.results
+        sync_results(root, results_dir)
     if args.methods:
         runs = [r for r in runs if r['method'] in args.methods]
     if not args.report:
         for i, run in enumerate(runs):
             print(f'[{i + 1}/{len(runs)}] {run["key"]} ...', flush=True)
             try:
-                result = execute(run, root, args.quick, machine_kind())
+                result = execute(run, root, args.quick, machine_kind(),
+                                 results_dir)
             except RuntimeError as err:
                 # One broken run must not stop a campaign of hours.
                 print(f'    FAILED: {err}', flush=True)
@@ -274,13 +312,13 @@ def main() -> None:
                   f'{probe if probe is None else round(probe, 2)}  '
                   f'({result["wall_s"]:.0f} s)', flush=True)
             if not args.quick:
-                write_report(load_results(root), args.docs, root)
+                write_report(load_results(results_dir), args.docs, root)
     if args.quick:
-        for r in load_results(root):
+        for r in load_results(results_dir):
             print(f'{r["method"]}: kNN top-1 {r["knn_top1"]:.2f} probe '
                   f'{r["probe_top1"]:.2f}')
     else:
-        path = write_report(load_results(root), args.docs, root)
+        path = write_report(load_results(results_dir), args.docs, root)
         print(f'wrote {path}')
 
 

@@ -32,9 +32,9 @@ def machine_kind() -> str:
             f'{torch.__version__} ({torch.get_num_threads()} threads)')
 
 
-def baselines(root: str, config: str) -> Dict:
+def baselines(cache_dir: str, config: str) -> Dict:
     """kNN and probe of raw pixels and of a random-init backbone (cached)."""
-    path = osp.join(root, 'baselines.json')
+    path = osp.join(cache_dir, 'baselines.json')
     if osp.isfile(path):
         with open(path) as f:
             return json.load(f)
@@ -79,7 +79,7 @@ def baselines(root: str, config: str) -> Dict:
         out[name] = dict(knn_top1=knn['top1'], probe_top1=probe['top1'],
                          dims=tr.shape[1])
     out['machine'] = machine_kind()
-    os.makedirs(root, exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
     with open(path, 'w') as f:
         json.dump(out, f, indent=1)
     return out
@@ -124,12 +124,14 @@ def _paired(a: List[Dict], b: List[Dict], key: str) -> str:
 
 def _curve(result: Dict, root: str) -> List[List[float]]:
     """``[[iter, kNN top-1], ...]`` on the hook's fixed subsets."""
-    path = osp.join(root, result['key'], 'knn_history.json')
-    if osp.isfile(path):
+    history = result.get('history')
+    if history is None:
+        path = osp.join(root, result['key'], 'knn_history.json')
+        if not osp.isfile(path):
+            return result['curve']
         with open(path) as f:
-            return [[h['iter'], h['knn/top1']] for h in json.load(f)
-                    if not h['final']]
-    return result['curve']
+            history = json.load(f)
+    return [[h['iter'], h['knn/top1']] for h in history if not h['final']]
 
 
 def _plot(results: List[Dict], budget: int, docs: str,
@@ -379,7 +381,7 @@ def write_report(results: List[Dict], docs: str, root: str) -> str:
     """Write the quality section and plots into ``docs/benchmarks.md``."""
     from quality import BENCH, BUDGET
     os.makedirs(docs, exist_ok=True)
-    base = baselines(root, BENCH.format('simclr'))
+    base = baselines(osp.join(docs, 'results'), BENCH.format('simclr'))
     if results:
         _plot(results, BUDGET, docs, root)
     section = render(results, base, BUDGET)
