@@ -236,7 +236,8 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
     ]
     lines += ['### Results', '',
               '| method | seeds | kNN top-1 | linear probe top-1 | '
-              'wall per run (s, median) |', '|---|---|---|---|---|']
+              'wall per run (s, median; shared machine, not a speed '
+              'figure) |', '|---|---|---|---|---|']
     for name in ('raw pixels', 'random-init backbone'):
         if name in base:
             lines.append(f'| {name} ({base[name]["dims"]}-d) | — | '
@@ -273,6 +274,15 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
             lines.append(f'| {LABELS[a]} − {LABELS[b]} | '
                          f'{_paired(ra, rb, "knn_top1")} | '
                          f'{_paired(ra, rb, "probe_top1")} |')
+    lines += ['', "lightly's NNCLR (`LightlyNNCLR`, same backbone, MLPs, views, "
+              'optimiser, schedule and seeds) differs from ours in three '
+              "places: lightly's `NTXentLoss` scores each of the 2N "
+              'embeddings (N neighbours, N predictions) against the other '
+              '2N − 1, i.e. 2N − 2 negatives per row where '
+              '`NNContrastiveLoss` uses the N − 1 other predictions; its '
+              'memory bank starts as random unit vectors instead of empty; '
+              'and it has no warm-up (our `SupportSetQueueHook` uses the '
+              "view's own projection for the first 10 % of iterations).", '']
     lines += ['', '![kNN curves](benchmarks_knn_curves.png)', '',
               '![NN agreement](benchmarks_nn_agreement.png)', '']
     snclr = _by(results, 'main', 'snclr', iters=budget)
