@@ -1,4 +1,4 @@
-# Quality benchmark: SNCLR (MoCo v3 + soft neighbours weighted by positiveness).
+# Quality benchmark: SNCLR (MoCo v3 + soft neighbours, weighted).
 _base_ = [
     '../demo/snclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
     '../_base_/bench_fashion_mnist.py'

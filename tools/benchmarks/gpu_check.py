@@ -53,7 +53,8 @@ MODELS_TO_STEP = {
     'nnclr_r50': 'configs/nnclr/nnclr_resnet50_8xb256-lars-coslr-200e_in1k.py',
     'snclr_vit-s':
     'configs/snclr/snclr_vit-small-p16_16xb256-amp-coslr-300e_in1k.py',
-    'nn-byol_r50': 'configs/composed/nn-byol_resnet50_16xb256-coslr-200e_in1k.py',
+    'nn-byol_r50':
+    'configs/composed/nn-byol_resnet50_16xb256-coslr-200e_in1k.py',
 }
 # float32 on both devices; reductions run in another order on a GPU.
 TOLERANCES = dict(loss_rtol=1e-5, loss_atol=1e-5, sim_atol=1e-5)

@@ -1,4 +1,5 @@
-"""Quality benchmark on Fashion-MNIST: what NN and soft-neighbour positives buy.
+"""Quality benchmark on Fashion-MNIST: what NN and soft-neighbour positives
+buy.
 
 Trains every (method, seed, variant) of the campaign through the normal
 Runner (``tools/train.py`` on a ``configs/bench/`` config, in a subprocess,
@@ -256,7 +257,8 @@ def load_results(results_dir: str) -> List[Dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description='Fashion-MNIST quality benchmark (resumable campaign)')
     parser.add_argument('--groups', nargs='+', default=[
         'main', 'peer', 'crop', 'queue', 'topk', 'long', 'snclr'
     ])

@@ -6,5 +6,6 @@ from .support_set_queue_hook import SupportSetQueueHook, find_queues
 
 __all__ = [
     'KNNEvalHook', 'NonFiniteLossError', 'NonFiniteLossHook',
-    'PretrainedLoadCheckHook', 'SafeCheckpointHook', 'SupportSetQueueHook', 'find_queues'
+    'PretrainedLoadCheckHook', 'SafeCheckpointHook', 'SupportSetQueueHook',
+    'find_queues'
 ]

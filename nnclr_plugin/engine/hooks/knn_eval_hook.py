@@ -103,7 +103,8 @@ class KNNEvalHook(Hook):
         if osp.isfile(path):
             with open(path) as f:
                 self.history = [
-                    h for h in json.load(f) if h['iter'] <= runner.iter and not h['final']
+                    h for h in json.load(f)
+                    if h['iter'] <= runner.iter and not h['final']
                 ]
 
     def after_train_iter(self,

@@ -45,8 +45,9 @@ class NonFiniteLossHook(Hook):
 
     def __init__(self, check_checkpoint: bool = True) -> None:
         if not isinstance(check_checkpoint, bool):
-            raise ValueError('NonFiniteLossHook: check_checkpoint must be a '
-                             f'bool, got check_checkpoint={check_checkpoint!r}')
+            raise ValueError(
+                'NonFiniteLossHook: check_checkpoint must be a bool, got '
+                f'check_checkpoint={check_checkpoint!r}')
         self.check_checkpoint = check_checkpoint
 
     def after_train_iter(self,
