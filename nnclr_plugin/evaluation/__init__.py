@@ -1,11 +1,14 @@
 """Offline evaluation of frozen representations (weighted kNN)."""
 from .features import build_eval_preprocessor, extract_backbone_features
-from .frozen_model import build_eval_dataloaders, load_backbone_checkpoint
+from .frozen_model import (FrozenFeatures, build_eval_dataloaders,
+                           frozen_features, load_backbone_checkpoint,
+                           write_json)
 from .knn import knn_accuracy, weighted_knn_scores
 from .linear_probe import fit_logistic_regression, linear_probe
 
 __all__ = [
-    'build_eval_dataloaders', 'load_backbone_checkpoint',
+    'FrozenFeatures', 'build_eval_dataloaders', 'frozen_features',
+    'load_backbone_checkpoint', 'write_json',
     'build_eval_preprocessor', 'extract_backbone_features', 'knn_accuracy',
     'weighted_knn_scores', 'fit_logistic_regression', 'linear_probe'
 ]

@@ -2,19 +2,25 @@
 
 Shared by ``tools/analysis_tools/knn_eval.py`` and ``linear_probe.py``.
 """
+import argparse
 import copy
+import json
+import os
+import os.path as osp
 import re
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
-from torch import nn
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from nnclr_plugin.utils.checkpoint_files import require_readable
-from nnclr_plugin.utils.config import resolve_config_path
+from nnclr_plugin.utils.checkpoint_files import read_checkpoint
+from nnclr_plugin.utils.config import (build_model_from_config,
+                                       resolve_config_path)
+
+from .features import extract_backbone_features
 
 # Same as mmengine's load_checkpoint: checkpoints saved from a DDP wrapper.
 _STRIP_DDP = (r'^module\.', '')
@@ -37,8 +43,7 @@ def load_backbone_checkpoint(model: nn.Module, filename: str) -> int:
     """
     # mmengine's load_checkpoint in two halves, so the keys can be
     # inspected before choosing revise_keys without reading the file twice.
-    require_readable(filename, 'checkpoint')
-    checkpoint = _load_checkpoint(filename, map_location='cpu')
+    checkpoint = read_checkpoint(filename, 'checkpoint')
     if not isinstance(checkpoint, dict):
         raise RuntimeError(f'No state_dict found in checkpoint {filename}')
     state_dict = checkpoint.get('state_dict', checkpoint)
@@ -106,3 +111,42 @@ def build_eval_dataloaders(
             loader_cfg.dataset.indices = max_samples
         loaders.append(Runner.build_dataloader(loader_cfg))
     return tuple(loaders)
+
+
+class FrozenFeatures(NamedTuple):
+    """What the frozen-evaluation tools compute before their classifier."""
+    train: Tuple[Tensor, Tensor]  # features (N, C), labels (N, )
+    test: Tuple[Tensor, Tensor]
+    num_classes: Optional[int]  # from the dataset's metainfo, if it has it
+    missing_backbone_keys: int
+
+
+def frozen_features(args: argparse.Namespace) -> FrozenFeatures:
+    """Build the model, load the checkpoint, embed both splits.
+
+    Args:
+        args (argparse.Namespace): Parsed options of
+            :func:`nnclr_plugin.utils.cli.add_frozen_eval_args`.
+    """
+    _, model = build_model_from_config(args.config)
+    missing = load_backbone_checkpoint(model, args.checkpoint)
+    model.to(args.device)
+    train_loader, test_loader = build_eval_dataloaders(
+        args.data_config, args.batch_size, args.data_root, args.max_train,
+        args.max_test, args.cfg_options)
+    meta = getattr(train_loader.dataset, 'metainfo', {}) or {}
+    # From the dataset, not the labels: a small subset may lack the highest
+    # classes.
+    num_classes = len(meta['classes']) if meta.get('classes') else None
+    return FrozenFeatures(
+        extract_backbone_features(model, train_loader),
+        extract_backbone_features(model, test_loader), num_classes, missing)
+
+
+def write_json(path: Optional[str], results: dict) -> None:
+    """Write a tool's results to ``path`` (creating folders); None: skip."""
+    if not path:
+        return
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(results, f, indent=2)

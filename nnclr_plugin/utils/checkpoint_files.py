@@ -5,6 +5,7 @@ import zipfile
 from typing import List, Optional
 
 import torch
+from mmengine.runner import find_latest_checkpoint
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
@@ -12,8 +13,12 @@ def checkpoint_problem(path: str) -> Optional[str]:
 
     torch's zip format is checked member by member (CRC), which finds a
     truncated or corrupted file without unpickling anything; a legacy
-    (non-zip) file is loaded with torch's safe default.
+    (non-zip) file is loaded with torch's safe default. Remote files
+    (``http://``, ``s3://``...) are not checked here: mmengine's loader
+    reads them, and its own error names them.
     """
+    if '://' in path:
+        return None
     if not osp.isfile(path):
         return f'{path} does not exist'
     if osp.getsize(path) == 0:
@@ -40,18 +45,31 @@ def require_readable(path: str, what: str) -> str:
     return path
 
 
+def read_checkpoint(path: str, what: str):
+    """Load a checkpoint once (mmengine's loader: local, URL, ``s3://``);
+    if that fails, raise one message that names the file.
+
+    For a file that is read anyway, this costs no second pass over it,
+    unlike checking it with :func:`checkpoint_problem` first.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+    try:
+        return _load_checkpoint(path, map_location='cpu')
+    except Exception as err:  # noqa: B902 - any failure: unreadable
+        raise RuntimeError(
+            f'{what}: {path} is not a readable checkpoint (truncated or '
+            f'corrupt?): {type(err).__name__}: {err}') from err
+
+
 def resume_candidates(work_dir: str) -> List[str]:
     """Checkpoints of a work dir, the one ``last_checkpoint`` names first,
     then the others from newest to oldest."""
     files = sorted(glob.glob(osp.join(work_dir, '*.pth')),
                    key=osp.getmtime, reverse=True)
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            named = f.read().strip()
-        if named:
-            files = [named] + [p for p in files
-                               if osp.abspath(p) != osp.abspath(named)]
+    named = find_latest_checkpoint(work_dir)  # what last_checkpoint names
+    if named:
+        files = [named] + [p for p in files
+                           if osp.abspath(p) != osp.abspath(named)]
     return files
 
 

@@ -3,12 +3,13 @@ import argparse
 import copy
 import os
 import os.path as osp
-from typing import Optional
 
 from mmengine.config import Config, DictAction
 
-from .config import drop_collate_fn_scope, resolve_config_path
+from .config import (drop_collate_fn_scope, pretrained_init_paths,
+                     resolve_config_path)
 from .dist import prepare_cpu_distributed
+from .user_errors import config_key_of
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -106,33 +107,6 @@ def build_model_early(cfg: Config) -> None:
         raise type(err)(f'{message} (config key: {path})') from err
 
 
-def config_key_of(model_cfg, message: str) -> Optional[str]:
-    """The dotted config key an unknown type or keyword error is about."""
-    import re
-    unknown_type = re.search(r'([\w.]+) is not in the [\w:]+ registry',
-                             message)
-    bad_kwarg = re.search(r"unexpected keyword argument '(\w+)'", message)
-
-    def walk(node, path):
-        if isinstance(node, dict):
-            if unknown_type and node.get('type') == unknown_type.group(1):
-                return f'{path}.type'
-            if bad_kwarg and bad_kwarg.group(1) in node and 'type' in node:
-                return f'{path}.{bad_kwarg.group(1)}'
-            children = node.items()
-        elif isinstance(node, (list, tuple)):
-            children = enumerate(node)
-        else:
-            return None
-        for key, child in children:
-            found = walk(child, f'{path}.{key}')
-            if found:
-                return found
-        return None
-
-    return walk(model_cfg, 'model') if unknown_type or bad_kwarg else None
-
-
 def finalize_for_launcher(cfg: Config) -> Config:
     """Last step before ``Runner.from_cfg``: CPU distributed set-up."""
     prepare_cpu_distributed(cfg, cfg.launcher)
@@ -158,7 +132,7 @@ def harden_hooks(cfg, non_finite_guard: bool = True) -> None:
     present = list(hooks.values()) + list(cfg.get('custom_hooks') or [])
     if non_finite_guard and not _has_hook(present, 'NonFiniteLossHook'):
         hooks['non_finite_loss'] = dict(type='mmpretrain.NonFiniteLossHook')
-    if _has_pretrained_init(cfg.get('model')) and not _has_hook(
+    if pretrained_init_paths(cfg.get('model')) and not _has_hook(
             present, 'PretrainedLoadCheckHook'):
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='mmpretrain.PretrainedLoadCheckHook')
@@ -168,16 +142,3 @@ def harden_hooks(cfg, non_finite_guard: bool = True) -> None:
 def _has_hook(hooks, name: str) -> bool:
     return any(h and str(h.get('type', '')).split('.')[-1] == name
                for h in hooks)
-
-
-def _has_pretrained_init(node) -> bool:
-    if isinstance(node, dict):
-        init = node.get('init_cfg')
-        inits = init if isinstance(init, (list, tuple)) else [init]
-        if any(isinstance(i, dict) and i.get('type') == 'Pretrained'
-               for i in inits):
-            return True
-        return any(_has_pretrained_init(v) for v in node.values())
-    if isinstance(node, (list, tuple)):
-        return any(_has_pretrained_init(v) for v in node)
-    return False

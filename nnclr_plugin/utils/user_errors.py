@@ -7,7 +7,7 @@ import re
 import sys
 import tempfile
 import traceback
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, List, NamedTuple, Optional
 
 DEBUG_FLAG = '--debug'
 
@@ -47,6 +47,27 @@ def closest(word: str, choices: Iterable[str]) -> Optional[str]:
     return found[0] if found else None
 
 
+class BuildError(NamedTuple):
+    """What a registry build failed on, read from its message."""
+    kind: str  # 'type' (unknown registry name) or 'keyword'
+    name: str  # the unknown type or keyword
+    owner: Optional[str] = None  # class given the unknown keyword
+
+
+def parse_build_error(message: str) -> Optional[BuildError]:
+    """Parse mmengine's unknown-type and Python's unknown-keyword errors."""
+    unknown_type = re.search(r'([\w.]+) is not in the [\w:]+ registry',
+                             message)
+    if unknown_type:
+        return BuildError('type', unknown_type.group(1))
+    bad_kwarg = re.search(
+        r"(?:class `)?(\w+)`?(?:\.__init__\(\))?.*unexpected keyword "
+        r"argument '(\w+)'", message)
+    if bad_kwarg:
+        return BuildError('keyword', bad_kwarg.group(2), bad_kwarg.group(1))
+    return None
+
+
 def suggestion(message: str) -> Optional[str]:
     """A 'did you mean' for an unknown type or keyword, when one is close."""
     if 'mmcv._ext' in message or "module named '_ext'" in message:
@@ -54,32 +75,52 @@ def suggestion(message: str) -> Optional[str]:
                 'set-up of make demo); detection and segmentation configs '
                 'need them: run `make setup` (builds them, about 15 min on 2 '
                 'cores, or takes a cached wheel)')
-    unknown_type = re.search(r"([\w.]+) is not in the ([\w:]+) registry",
-                             message)
-    if unknown_type:
-        name = unknown_type.group(1).split('.')[-1]
-        match = closest(name, registered_names())
-        if match:
-            return f"did you mean type='{match}'?"
+    error = parse_build_error(message)
+    if error is None:
         return None
-    bad_kwarg = re.search(
-        r"(?:class `)?(\w+)`?(?:\.__init__\(\))?.*unexpected keyword "
-        r"argument '(\w+)'", message)
-    if bad_kwarg:
-        cls = find_class(bad_kwarg.group(1))
-        if cls is None:
+    if error.kind == 'type':
+        match = closest(error.name.split('.')[-1], registered_names())
+        return f"did you mean type='{match}'?" if match else None
+    cls = find_class(error.owner)
+    if cls is None:
+        return None
+    params = [p for p in inspect.signature(cls).parameters
+              if p not in ('self', 'args', 'kwargs')]
+    match = closest(error.name, params)
+    if match:
+        return (f"did you mean {match}=...? {error.owner} takes "
+                f"{', '.join(params)}")
+    return f"{error.owner} takes {', '.join(params)}"
+
+
+def config_key_of(model_cfg, message: str) -> Optional[str]:
+    """The dotted config key an unknown type or keyword error is about."""
+    error = parse_build_error(message)
+    if error is None:
+        return None
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if error.kind == 'type' and node.get('type') == error.name:
+                return f'{path}.type'
+            if error.kind == 'keyword' and error.name in node \
+                    and 'type' in node:
+                return f'{path}.{error.name}'
+            children = node.items()
+        elif isinstance(node, (list, tuple)):
+            children = enumerate(node)
+        else:
             return None
-        params = [p for p in inspect.signature(cls).parameters
-                  if p not in ('self', 'args', 'kwargs')]
-        match = closest(bad_kwarg.group(2), params)
-        if match:
-            return (f"did you mean {match}=...? {bad_kwarg.group(1)} takes "
-                    f"{', '.join(params)}")
-        return f"{bad_kwarg.group(1)} takes {', '.join(params)}"
-    return None
+        for key, child in children:
+            found = walk(child, f'{path}.{key}')
+            if found:
+                return found
+        return None
+
+    return walk(model_cfg, 'model')
 
 
-def run_cli(main: Callable[[], object], work_dir_hint: str = '') -> None:
+def run_cli(main: Callable[[], object]) -> None:
     """Run a tool's ``main``; on error print one screen and exit 1.
 
     ``--debug`` on the command line (removed before ``main`` parses it)

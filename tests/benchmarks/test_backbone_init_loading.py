@@ -9,12 +9,11 @@ treats ``prefix``, which decides how the configs and files must match.
 """
 import copy
 import os.path as osp
-import sys
 
 import pytest
 import torch
 from downstream_helpers import (MASK_RCNN_C4, MASK_RCNN_FPN, R50_LINEAR,
-                                REPO, SEMI_1PCT, SEMI_10PCT, VIT_B_LINEAR,
+                                SEMI_1PCT, SEMI_10PCT, VIT_B_LINEAR,
                                 VIT_S_LINEAR, assert_same_tensors, prefixed)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -22,10 +21,7 @@ from mmengine.registry import init_default_scope
 from nnclr_plugin.engine.hooks.pretrained_check_hook import (
     check_pretrained_loaded, pretrained_modules)
 
-sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
-from pretrained_init_options import pretrained_init_paths  # noqa: E402
-
-sys.path.pop(0)
+from nnclr_plugin.utils.config import pretrained_init_paths
 
 
 def build_resnet50(init_cfg):

@@ -14,17 +14,11 @@ and whose ``val_dataloader`` holds the queries. Example::
 import nnclr_plugin  # noqa: F401,I001
 
 import argparse
-import json
 import os.path as osp
 import time
 from typing import Dict, List, Optional
 
-from mmengine.utils import mkdir_or_exist
-
-from nnclr_plugin.evaluation import (build_eval_dataloaders,
-                                     extract_backbone_features, knn_accuracy,
-                                     load_backbone_checkpoint)
-from nnclr_plugin.utils import build_model_from_config
+from nnclr_plugin.evaluation import frozen_features, knn_accuracy, write_json
 from nnclr_plugin.utils.cli import add_frozen_eval_args
 from nnclr_plugin.utils.user_errors import run_cli
 
@@ -60,21 +54,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     start = time.time()
-    _, model = build_model_from_config(args.config)
-    missing = load_backbone_checkpoint(model, args.checkpoint)
-    model.to(args.device)
-
-    train_loader, test_loader = build_eval_dataloaders(
-        args.data_config, args.batch_size, args.data_root, args.max_train,
-        args.max_test, args.cfg_options)
-    train_feats, train_labels = extract_backbone_features(model, train_loader)
-    test_feats, test_labels = extract_backbone_features(model, test_loader)
-    num_classes = None
-    meta = getattr(train_loader.dataset, 'metainfo', {}) or {}
-    if meta.get('classes'):
-        # From the dataset, not the labels: a small subset may lack the
-        # highest classes.
-        num_classes = len(meta['classes'])
+    feats = frozen_features(args)
+    train_feats, train_labels = feats.train
+    test_feats, test_labels = feats.test
     k = min(args.k, len(train_labels))
     if k < args.k:
         print(f'Note: k={args.k} clipped to the {k} memory-bank samples')
@@ -83,7 +65,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         train_labels.to(args.device),
         test_feats.to(args.device),
         test_labels.to(args.device),
-        num_classes=num_classes,
+        num_classes=feats.num_classes,
         k=k,
         temperature=args.temperature,
         topk=(1, 5))
@@ -96,16 +78,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         num_test=len(test_labels),
         checkpoint=args.checkpoint,
         config=args.config,
-        missing_backbone_keys=missing)
+        missing_backbone_keys=feats.missing_backbone_keys)
     accs = '  '.join(f'top-{name[3:]}: {value:.2f}'
                      for name, value in acc.items())
     print(f'kNN (k={k}, T={args.temperature:g}) {accs}  '
           f'(train {len(train_labels)}, test {len(test_labels)})')
     print(f'Finished in {time.time() - start:.1f} s')
-    if args.out:
-        mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
-        with open(args.out, 'w') as f:
-            json.dump(results, f, indent=2)
+    write_json(args.out, results)
     return results
 
 

@@ -20,18 +20,12 @@ Example::
 import nnclr_plugin  # noqa: F401,I001
 
 import argparse
-import json
 import os.path as osp
 import time
 from typing import Dict, List, Optional
 
-from mmengine.utils import mkdir_or_exist
-
-from nnclr_plugin.evaluation import (build_eval_dataloaders,
-                                     extract_backbone_features, linear_probe,
-                                     load_backbone_checkpoint)
+from nnclr_plugin.evaluation import frozen_features, linear_probe, write_json
 from nnclr_plugin.evaluation.linear_probe import DEFAULT_WEIGHT_DECAYS
-from nnclr_plugin.utils import build_model_from_config
 from nnclr_plugin.utils.cli import add_frozen_eval_args
 from nnclr_plugin.utils.user_errors import run_cli
 
@@ -61,21 +55,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """Probe a checkpoint; returns what ``--out`` receives."""
     args = parse_args(argv)
     start = time.time()
-    _, model = build_model_from_config(args.config)
-    missing = load_backbone_checkpoint(model, args.checkpoint)
-    model.to(args.device)
-    train_loader, test_loader = build_eval_dataloaders(
-        args.data_config, args.batch_size, args.data_root, args.max_train,
-        args.max_test, args.cfg_options)
-    train = extract_backbone_features(model, train_loader)
-    test = extract_backbone_features(model, test_loader)
-    num_classes = None
-    meta = getattr(train_loader.dataset, 'metainfo', {}) or {}
-    if meta.get('classes'):
-        num_classes = len(meta['classes'])
+    feats = frozen_features(args)
+    train, test = feats.train, feats.test
     probe = linear_probe(*train, *test, weight_decays=args.weight_decays,
                          val_fraction=args.val_fraction,
-                         num_classes=num_classes, seed=args.seed)
+                         num_classes=feats.num_classes, seed=args.seed)
     results = dict(
         probe,
         num_train=len(train[1]),
@@ -83,16 +67,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         feat_dim=train[0].shape[1],
         checkpoint=args.checkpoint,
         config=args.config,
-        missing_backbone_keys=missing)
+        missing_backbone_keys=feats.missing_backbone_keys)
     print(f'Linear probe top-1: {probe["top1"]:.2f} (weight decay '
           f'{probe["weight_decay"]:g}, held-out top-1 '
           f'{probe["val_top1"]:.2f}; train {results["num_train"]}, test '
           f'{results["num_test"]}, {results["feat_dim"]}-d)')
     print(f'Finished in {time.time() - start:.1f} s')
-    if args.out:
-        mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
-        with open(args.out, 'w') as f:
-            json.dump(results, f, indent=2)
+    write_json(args.out, results)
     return results
 
 

@@ -16,46 +16,11 @@ Example::
     model.roi_head.shared_head.init_cfg.checkpoint=bb.pth
 """
 import argparse
-from typing import Any, List, Optional
+from typing import List, Optional
 
 from mmengine.config import Config
 
-
-def _is_pretrained(init: Any) -> bool:
-    return isinstance(init, dict) and init.get('type') == 'Pretrained'
-
-
-def pretrained_init_paths(node: Any, path: str = 'model') -> List[str]:
-    """Dotted paths of every ``init_cfg`` of type ``Pretrained``.
-
-    Args:
-        node (Any): A (part of a) config, walked recursively.
-        path (str): The dotted path of ``node``. Defaults to ``'model'``.
-
-    Returns:
-        list[str]: Paths such as ``'model.backbone.init_cfg'``; an init in a
-        list of inits gets its index (``'...init_cfg.0'``), the form
-        ``Config.merge_from_dict`` accepts.
-    """
-    found = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            child = f'{path}.{key}'
-            if key == 'init_cfg':
-                if isinstance(value, (list, tuple)):
-                    found += [
-                        f'{child}.{index}'
-                        for index, init in enumerate(value)
-                        if _is_pretrained(init)
-                    ]
-                elif _is_pretrained(value):
-                    found.append(child)
-            else:
-                found += pretrained_init_paths(value, child)
-    elif isinstance(node, (list, tuple)):
-        for index, value in enumerate(node):
-            found += pretrained_init_paths(value, f'{path}.{index}')
-    return found
+from nnclr_plugin.utils.config import pretrained_init_paths
 
 
 def main(argv: Optional[List[str]] = None) -> List[str]:

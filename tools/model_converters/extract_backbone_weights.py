@@ -41,10 +41,9 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmengine.utils import mkdir_or_exist
 
-from nnclr_plugin.utils.checkpoint_files import require_readable
+from nnclr_plugin.utils.checkpoint_files import read_checkpoint
 from nnclr_plugin.utils.user_errors import run_cli
 
 FORMATS = ('mmpretrain', 'torchvision-resnet50', 'timm-vit')
@@ -90,8 +89,7 @@ def load_pretrain_state_dict(filename: str) -> Tuple[Dict, Dict]:
         DDP-wrapped save removed) and the checkpoint's ``meta`` (empty when
         the file is a bare state dict).
     """
-    require_readable(filename, 'input checkpoint')
-    checkpoint = _load_checkpoint(filename, map_location='cpu')
+    checkpoint = read_checkpoint(filename, 'input checkpoint')
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{filename} does not hold a dict but a '
                          f'{type(checkpoint).__name__}')

@@ -1,17 +1,23 @@
 """Online weighted-kNN evaluation of the backbone during pretraining."""
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
+from torch import Tensor
 
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
 from nnclr_plugin.evaluation.linear_probe import linear_probe
 
 DATA_BATCH = Optional[Sequence[dict]]
+
+
+def _first(pair: Tuple[Tensor, Tensor],
+           num: Optional[int]) -> Tuple[Tensor, Tensor]:
+    return pair if num is None else (pair[0][:num], pair[1][:num])
 
 
 @HOOKS.register_module()
@@ -114,35 +120,44 @@ class KNNEvalHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         if self.interval and self.every_n_train_iters(runner, self.interval) \
                 and not self.is_last_train_iter(runner):
-            self.evaluate(runner, self.num_train, self.num_val,
+            self.evaluate(runner, *self.extract(runner, self.num_train,
+                                                self.num_val),
                           iteration=runner.iter + 1)
 
     def after_train(self, runner) -> None:
+        train, val = self.extract(runner, None, None)
         if self.interval and (self.num_train or self.num_val):
-            # The curve's last point, on the same subsets as the others.
-            self.evaluate(runner, self.num_train, self.num_val)
-        self.evaluate(runner, None, None, final=True)
+            # The curve's last point, on the same subsets as the others:
+            # the unshuffled loaders make them the first rows of the whole.
+            self.evaluate(runner, _first(train, self.num_train),
+                          _first(val, self.num_val))
+        self.evaluate(runner, train, val, final=True)
+
+    def extract(self, runner, num_train: Optional[int],
+                num_val: Optional[int]) -> Tuple[Tuple[Tensor, Tensor], ...]:
+        """Backbone features and labels of the first images of each set."""
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        return (extract_backbone_features(model, self._loaders[0],
+                                          num_train),
+                extract_backbone_features(model, self._loaders[1], num_val))
 
     def evaluate(self,
                  runner,
-                 num_train: Optional[int],
-                 num_val: Optional[int],
+                 train: Tuple[Tensor, Tensor],
+                 val: Tuple[Tensor, Tensor],
                  final: bool = False,
                  iteration: Optional[int] = None) -> Dict:
-        """Embed both subsets, run the kNN (and probe), log and record.
+        """Run the kNN (and probe) on extracted features, log and record.
 
         ``iteration`` is the number of finished iterations (``runner.iter``
         lags by one inside ``after_train_iter``).
         """
         if iteration is None:
             iteration = runner.iter
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
-        train_feats, train_labels = extract_backbone_features(
-            model, self._loaders[0], num_train)
-        val_feats, val_labels = extract_backbone_features(
-            model, self._loaders[1], num_val)
+        train_feats, train_labels = train
+        val_feats, val_labels = val
         if not is_main_process():
             return {}
         result = knn_accuracy(

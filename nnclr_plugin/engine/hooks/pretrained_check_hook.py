@@ -1,12 +1,13 @@
 """Fail before training when a Pretrained init did not load everything."""
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.registry import HOOKS
+
+from nnclr_plugin.utils.checkpoint_files import read_checkpoint
 
 FIX_HINT = (
     'Extract the backbone first (python tools/model_converters/'
@@ -30,12 +31,7 @@ def pretrained_modules(model) -> List[Tuple[str, torch.nn.Module, dict]]:
 
 def read_pretrained(init: dict) -> Dict[str, torch.Tensor]:
     """The state dict a ``PretrainedInit`` with this config loads."""
-    try:
-        checkpoint = _load_checkpoint(init['checkpoint'], map_location='cpu')
-    except Exception as err:
-        raise RuntimeError(
-            f'Cannot read init_cfg.checkpoint={init["checkpoint"]!r}: '
-            f'{type(err).__name__}: {err}') from None
+    checkpoint = read_checkpoint(init['checkpoint'], 'init_cfg.checkpoint')
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else {}
     state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
@@ -47,8 +43,12 @@ def read_pretrained(init: dict) -> Dict[str, torch.Tensor]:
     return state
 
 
-def check_pretrained_loaded(name: str, module: torch.nn.Module, init: dict,
-                            compare_values: bool = True) -> int:
+def check_pretrained_loaded(
+        name: str,
+        module: torch.nn.Module,
+        init: dict,
+        compare_values: bool = True,
+        file_state: Optional[Dict[str, torch.Tensor]] = None) -> int:
     """Raise unless every tensor of ``module`` came from the file.
 
     Args:
@@ -58,11 +58,14 @@ def check_pretrained_loaded(name: str, module: torch.nn.Module, init: dict,
         compare_values (bool): Also require equal values (right after
             ``init_weights``; not after a resume, when training changed
             them). Defaults to True.
+        file_state (dict, optional): ``read_pretrained(init)``, when the
+            caller has it already. Defaults to None (read here).
 
     Returns:
         int: Number of tensors checked.
     """
-    file_state = read_pretrained(init)
+    if file_state is None:
+        file_state = read_pretrained(init)
     own = module.state_dict()
     missing = [k for k in own if k not in file_state]
     shape = [k for k in own if k in file_state
@@ -111,9 +114,15 @@ class PretrainedLoadCheckHook(Hook):
             runner.model) else runner.model
         resumed = bool(getattr(runner, '_load_from', None))
         checked = 0
+        # Mask R-CNN C4 loads one file into two modules: read it once.
+        files: Dict[tuple, Dict[str, torch.Tensor]] = {}
         for name, module, init in pretrained_modules(model):
+            key = (init['checkpoint'], init.get('prefix'))
+            if key not in files:
+                files[key] = read_pretrained(init)
             checked += check_pretrained_loaded(
-                name, module, init, compare_values=not resumed)
+                name, module, init, compare_values=not resumed,
+                file_state=files[key])
         if checked:
             runner.logger.info(
                 f'PretrainedLoadCheckHook: all {checked} pretrained tensors '
