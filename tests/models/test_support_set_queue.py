@@ -3,6 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from nnclr_plugin.models import SupportSetQueue
+from nnclr_plugin.models.memories.support_set_queue import auto_block_size
+from nnclr_plugin.models.utils import topk_inner_product
 
 
 def brute_force_topk(queue_rows: torch.Tensor, query: torch.Tensor, k: int):
@@ -60,18 +62,42 @@ def test_nearest_matches_brute_force_on_filled_part(k):
     assert int(nbrs.indices.max()) < 40  # never a zero (unfilled) row
 
 
-@pytest.mark.parametrize('block_size', [1, 7, 16, 1000])
-def test_blocked_equals_unblocked(block_size):
+@pytest.mark.parametrize('k', [1, 5])
+@pytest.mark.parametrize('block_size', [1, 7, 16, 1000, 'auto'])
+def test_blocked_equals_unblocked(block_size, k):
     torch.manual_seed(2)
-    full = SupportSetQueue(size=100, feat_dim=16)
+    full = SupportSetQueue(size=100, feat_dim=16, block_size=None)
     blocked = SupportSetQueue(size=100, feat_dim=16, block_size=block_size)
     rows = torch.randn(90, 16)
     full.enqueue(rows)
     blocked.enqueue(rows)
     query = torch.randn(11, 16)
-    a, b = full.nearest(query, 5), blocked.nearest(query, 5)
+    a, b = full.nearest(query, k), blocked.nearest(query, k)
     assert torch.equal(a.indices, b.indices)
     assert torch.allclose(a.sims, b.sims, atol=1e-6)
+
+
+def test_blocked_max_keeps_the_first_of_tied_rows():
+    # Rows 3 and 9 are the same vector: a full-matrix max returns row 3,
+    # and so must a lookup whose blocks split the two.
+    bank = torch.eye(12)
+    bank[9] = bank[3]
+    query = bank[3:4] + 0.01
+    for block in (None, 2, 5):
+        vals, idx = topk_inner_product(query, bank, 1, block)
+        assert int(idx) == 3, block
+
+
+def test_auto_block_bounds_the_score_matrix():
+    # Paper sizes: 4,096 fp32 queries score 4,096 rows (64 MiB) at a time,
+    # not the 1.5 GiB matrix of a 98,304-row support set; a small batch
+    # scores ~16 MiB per block.
+    assert auto_block_size(torch.zeros(4096, 256)) == 4096
+    assert auto_block_size(torch.zeros(4096, 256), k=30) == 8192
+    assert auto_block_size(torch.zeros(256, 256)) == 16384
+    assert auto_block_size(torch.zeros(32, 256).half()) == 262144
+    with pytest.raises(ValueError, match='k must be in'):
+        topk_inner_product(torch.zeros(2, 3), torch.zeros(4, 3), 5)
 
 
 def test_k_is_clipped_to_filled_rows_and_empty_queue_is_reported():

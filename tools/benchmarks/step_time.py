@@ -1,54 +1,145 @@
-"""Training step time of demo algorithms, measured side by side.
+"""Training step time at paper-size support sets, measured side by side.
 
-For each pair ``A:B`` both models are built from their demo configs and fed
-the same pre-loaded Fashion-MNIST batches; timing alternates A and B within
-each repeat, so machine noise hits both alike. Prints the median step time
-of each and the ratio A/B (median over repeats of the per-repeat ratios).
-Data loading is excluded: the pair differs only in the model.
+Each case pairs an algorithm with its baseline (NNCLR / SimCLR, SNCLR /
+MoCo v3, ours / lightly's NNCLR), builds both from the quality-benchmark
+configs (``configs/bench/``) and feeds them the same synthetic batches
+through their own data preprocessor (the views are made in the step, as in
+training). The support sets are filled with random unit rows first, so a
+paper-size queue is searched from the first timed step; the lookup cost
+does not depend on what the rows hold. Timing alternates the two models
+within each repeat, so machine noise hits both alike; the ratio is the
+median of the per-repeat ratios.
 
-Example::
+Two model sizes:
 
-    python tools/benchmarks/step_time.py --pairs nnclr:simclr snclr:mocov3
+* ``bench``: the quality benchmark's ResNet-18 (quarter width), 28 px,
+  batch 256, 128-d projections.
+* ``r50``: ResNet-50 at 64 px, batch 32, 2048-wide MLPs and 256-d
+  projections (the papers' projection size on small inputs).
+
+The share of the step spent in the support-set lookup (``nearest``) and in
+the loss module's forward is timed inside the same steps.
+
+Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
+``docs/benchmarks.md``.
+
+Examples::
+
+    python tools/benchmarks/step_time.py                   # every case
+    python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
+        --scales bench --no-docs
 """
 import argparse
 import os.path as osp
 import statistics
 import sys
 import time
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
+from mmengine.utils import import_modules_from_strings
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-from demo import CONFIGS  # noqa: E402
+from nnclr_plugin.engine.hooks import find_queues
+from nnclr_plugin.evaluation import write_json
+from nnclr_plugin.utils.benchmark_docs import (DOCS, REPO, machine_kind,
+                                               write_section)
 
-import nnclr_plugin  # noqa: E402,F401
-from nnclr_plugin.engine.hooks import find_queues  # noqa: E402
-from mmpretrain.registry import MODELS  # noqa: E402
+BENCH = osp.join(REPO, 'configs', 'bench',
+                 '{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py')
+# name: (image size, batch size)
+SCALES = {'bench': (28, 256), 'r50': (64, 32)}
+# The papers' memories: NNCLR 98,304 rows (65,536 in its ablation), SNCLR
+# 128,000 rows and K = 30 candidates.
+CASES = ['nnclr:simclr@65536', 'nnclr:simclr@98304',
+         'snclr:mocov3@128000', 'nnclr:lightly-nnclr@98304']
+GOAL_SHARE = 0.03  # NN overhead at the paper sizes
+COMMAND = 'python tools/benchmarks/step_time.py'
+
+
+def widen_to_r50(model: dict) -> dict:
+    """ResNet-50 backbone, 2048-wide MLPs, 256-d projections."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key in ('in_channels', 'out_channels', 'feat_dim',
+                           'embed_dims') and value == 128:
+                    value = 256
+                out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    model = walk(model)
+    model['backbone'] = dict(type='ResNet', depth=50, in_channels=1)
+    model['neck']['in_channels'] = 2048
+    model['neck']['hid_channels'] = 2048
+    model['data_preprocessor']['crop_size'] = SCALES['r50'][0]
+    return model
 
 
 class Trainer:
-    """A demo model, its optimiser and its queues, stepped by hand."""
+    """A bench model, its optimiser and its queues, stepped by hand.
 
-    def __init__(self, algo: str, data_root: str) -> None:
-        cfg = Config.fromfile(CONFIGS[algo])
+    Args:
+        algo (str): Name of a ``configs/bench/`` config.
+        scale (str): Key of :data:`SCALES`.
+        memory (int): Rows of the support set / memory bank.
+    """
+
+    def __init__(self, algo: str, scale: str, memory: int) -> None:
+        cfg = Config.fromfile(BENCH.format(algo))
+        if cfg.get('custom_imports'):
+            import_modules_from_strings(**cfg.custom_imports)
+        model = cfg.model.to_dict()
+        if 'memory_size' in model:  # lightly's peer
+            model['memory_size'] = memory
+        elif 'queue' in model.get('head', {}):
+            model['head']['queue']['size'] = memory
+        if scale == 'r50':
+            model = widen_to_r50(model)
         # Momentum schedules (CosineEMA) read the run length from the hub,
         # which a Runner would fill in.
         MessageHub.get_current_instance().update_info(
             'max_iters', cfg.train_cfg.max_iters)
         torch.manual_seed(0)
-        self.model = MODELS.build(cfg.model).train()
+        self.model = MODELS.build(model).train()
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.queues = [q for _, q in find_queues(self.model)]
         for queue in self.queues:
             queue.manage_manually()
-        self.cfg = cfg
+            for start in range(0, queue.size, 8192):
+                queue.enqueue(torch.randn(min(8192, queue.size - start),
+                                          queue.feat_dim))
+        self.timers: Dict[str, float] = {'lookup': 0.0, 'loss': 0.0}
+        for queue in self.queues:
+            queue.nearest = self._timed('lookup', queue.nearest)
+        head = getattr(self.model, 'head', None)
+        loss_module = getattr(head, 'loss_module', None) or getattr(
+            self.model, 'criterion', None)
+        if loss_module is not None:
+            loss_module.forward = self._timed('loss', loss_module.forward)
+        memory_bank = getattr(self.model, 'memory', None)
+        if memory_bank is not None:  # lightly's lookup + update
+            memory_bank.forward = self._timed('lookup', memory_bank.forward)
+
+    def _timed(self, name: str, fn: Callable) -> Callable:
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            self.timers[name] += time.perf_counter() - start
+            return out
+
+        return wrapper
 
     def step(self, batch: dict) -> None:
         self.model.train_step(batch, self.optim)
@@ -56,63 +147,117 @@ class Trainer:
             queue.flush()
 
 
-def load_batches(cfg: Config, data_root: str, n: int) -> List[dict]:
-    loader_cfg = cfg.train_dataloader.copy()
-    loader_cfg.dataset.data_root = data_root
-    loader_cfg.num_workers = 0
-    loader_cfg.persistent_workers = False
-    loader = Runner.build_dataloader(loader_cfg, seed=0)
+def synthetic_batches(scale: str, n: int) -> List[dict]:
+    """``n`` single-view uint8 batches with labels, fixed by a seed."""
+    size, batch = SCALES[scale]
+    gen = torch.Generator().manual_seed(0)
     batches = []
-    for batch in loader:
-        batches.append(batch)
-        if len(batches) == n:
-            return batches
+    for _ in range(n):
+        images = torch.randint(0, 256, (batch, 1, size, size),
+                               dtype=torch.uint8, generator=gen)
+        labels = torch.randint(0, 10, (batch, ), generator=gen)
+        samples = [DataSample().set_gt_label(int(lb)) for lb in labels]
+        batches.append(dict(inputs=images, data_samples=samples))
     return batches
 
 
-def time_steps(trainer: Trainer, batches: List[dict]) -> float:
-    start = time.perf_counter()
-    for batch in batches:
-        trainer.step(batch)
-    return (time.perf_counter() - start) / len(batches)
+def time_case(case: str, scale: str, steps: int, repeats: int,
+              warmup: int) -> Dict:
+    """Median step times of a pair, their ratio and the NN shares."""
+    pair, memory = case.split('@')
+    a, b = pair.split(':')
+    trainers = {name: Trainer(name, scale, int(memory)) for name in (a, b)}
+    batches = synthetic_batches(scale, steps)
+    for trainer in trainers.values():
+        for i in range(warmup):
+            trainer.step(batches[i % len(batches)])
+        trainer.timers = dict.fromkeys(trainer.timers, 0.0)
+    times: Dict[str, List[float]] = {a: [], b: []}
+    for _ in range(repeats):
+        for name, trainer in trainers.items():
+            start = time.perf_counter()
+            for batch in batches:
+                trainer.step(batch)
+            times[name].append((time.perf_counter() - start) / steps)
+    ratios = [ta / tb for ta, tb in zip(times[a], times[b])]
+    total = {n: sum(t) * steps for n, t in times.items()}
+    return dict(
+        case=case, scale=scale, a=a, b=b, memory=int(memory),
+        batch=SCALES[scale][1], image=SCALES[scale][0],
+        a_ms=statistics.median(times[a]) * 1000,
+        b_ms=statistics.median(times[b]) * 1000,
+        ratio=statistics.median(ratios),
+        lookup_share=trainers[a].timers['lookup'] / total[a],
+        loss_share=trainers[a].timers['loss'] / total[a],
+        b_lookup_share=trainers[b].timers['lookup'] / total[b],
+        b_loss_share=trainers[b].timers['loss'] / total[b])
 
 
-def main() -> None:
+def render(report: Dict) -> str:
+    lines = [
+        '## Training step time at paper-size support sets', '',
+        f'Machine: {report["machine"]}. Median of {report["repeats"]} x '
+        f'{report["steps"]} steps per model, the pair alternated; synthetic '
+        'batches, views made in the step; support sets filled before '
+        'timing. `lookup` and `loss` are the shares of the step spent in '
+        "the support-set search and in the loss module's forward (its "
+        'backward is in the rest of the step). Command: '
+        f'`{report["command"]}`.', '',
+        f'Goal: NN overhead (A/B - 1 for NNCLR / SimCLR) <= '
+        f'{GOAL_SHARE:.0%} of the step at the paper sizes.', '',
+        '| model | A / B | memory | A ms | B ms | A/B | A lookup | A loss '
+        '| B loss | goal |', '|---|---|---|---|---|---|---|---|---|---|']
+    for r in report['rows']:
+        goal = '—'
+        if (r['a'], r['b']) == ('nnclr', 'simclr'):
+            goal = 'met' if r['ratio'] - 1 <= GOAL_SHARE else 'NOT met'
+        elif r['b'] == 'lightly-nnclr':
+            goal = 'met (>= 1.0x)' if r['ratio'] <= 1.0 else 'NOT met'
+        lines.append(
+            f'| {r["scale"]} ({r["image"]} px, batch {r["batch"]}) | '
+            f'{r["a"]} / {r["b"]} | {r["memory"]:,} | {r["a_ms"]:.0f} | '
+            f'{r["b_ms"]:.0f} | {r["ratio"]:.3f} | '
+            f'{r["lookup_share"]:.1%} | {r["loss_share"]:.1%} | '
+            f'{r["b_loss_share"]:.1%} | {goal} |')
+    lines.append('')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--pairs', nargs='+', default=['nnclr:simclr'],
-                        help='A:B pairs of demo names')
-    parser.add_argument('--steps', type=int, default=10,
+    parser.add_argument('--cases', nargs='+', default=CASES,
+                        help='A:B@MEMORY, names of configs/bench/ configs')
+    parser.add_argument('--scales', nargs='+', default=list(SCALES),
+                        choices=list(SCALES))
+    parser.add_argument('--steps', type=int, default=3,
                         help='steps per timing')
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=40,
-                        help='untimed steps first (fills the 4096-row '
-                        'support sets at batch 128 in 32 steps)')
-    parser.add_argument(
-        '--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'))
-    args = parser.parse_args()
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--out', default=osp.join(DOCS, 'results', 'speed',
+                                                  'step_time.json'))
+    parser.add_argument('--no-docs', action='store_true',
+                        help='print only; leave docs/ as it is')
+    args = parser.parse_args(argv)
     init_default_scope('mmpretrain')
-
-    for pair in args.pairs:
-        a, b = pair.split(':')
-        trainers: Dict[str, Trainer] = {
-            name: Trainer(name, args.data_root)
-            for name in (a, b)
-        }
-        batches = load_batches(trainers[a].cfg, args.data_root, args.steps)
-        for trainer in trainers.values():
-            for i in range(args.warmup):
-                trainer.step(batches[i % len(batches)])
-        times: Dict[str, List[float]] = {a: [], b: []}
-        for _ in range(args.repeats):
-            for name in (a, b):
-                times[name].append(time_steps(trainers[name], batches))
-        ratios = [ta / tb for ta, tb in zip(times[a], times[b])]
-        print(f'{a}: {statistics.median(times[a]) * 1000:.0f} ms/step  '
-              f'{b}: {statistics.median(times[b]) * 1000:.0f} ms/step  '
-              f'{a}/{b} = {statistics.median(ratios):.3f} '
-              f'(median of {args.repeats} x {args.steps} steps, batch '
-              f'{trainers[a].cfg.train_dataloader.batch_size}, '
-              f'{torch.get_num_threads()} threads)', flush=True)
+    MMLogger.get_current_instance().setLevel('WARNING')  # no paramwise dump
+    import nnclr_plugin  # noqa: F401  (registers the components)
+    rows = []
+    for scale in args.scales:
+        for case in args.cases:
+            r = time_case(case, scale, args.steps, args.repeats, args.warmup)
+            rows.append(r)
+            print(f'{scale:>5} {case:>26}: {r["a"]} {r["a_ms"]:.0f} ms, '
+                  f'{r["b"]} {r["b_ms"]:.0f} ms, ratio {r["ratio"]:.3f}, '
+                  f'lookup {r["lookup_share"]:.1%}, loss '
+                  f'{r["loss_share"]:.1%} of the step', flush=True)
+    report = dict(command=' '.join([COMMAND] + sys.argv[1:]),
+                  machine=machine_kind(), steps=args.steps,
+                  repeats=args.repeats, rows=rows)
+    if not args.no_docs:
+        write_json(args.out, report)
+        print('wrote', args.out,
+              write_section('step-time', render(report)))
+    return report
 
 
 if __name__ == '__main__':
