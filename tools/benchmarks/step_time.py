@@ -17,8 +17,9 @@ Two model sizes:
 * ``r50``: ResNet-50 at 64 px, batch 32, 2048-wide MLPs and 256-d
   projections (the papers' projection size on small inputs).
 
-The share of the step spent in the support-set lookup (``nearest``) and in
-the loss module's forward is timed inside the same steps.
+The share of the step spent on the support set (``nearest`` and the
+enqueue after the step) and in the loss module's forward is timed inside
+the same steps.
 
 Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
 ``docs/benchmarks.md``.
@@ -38,7 +39,9 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.dist import get_world_size
 from mmengine.logging import MessageHub, MMLogger
+from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
@@ -111,17 +114,21 @@ class Trainer:
         MessageHub.get_current_instance().update_info(
             'max_iters', cfg.train_cfg.max_iters)
         torch.manual_seed(0)
-        self.model = MODELS.build(model).train()
+        # SyncBN (the GPU configs' choice) is plain BN in one process and
+        # cannot run under CPU DDP (process_scaling.py).
+        self.model = revert_sync_batchnorm(MODELS.build(model)).train()
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.queues = [q for _, q in find_queues(self.model)]
         for queue in self.queues:
             queue.manage_manually()
-            for start in range(0, queue.size, 8192):
-                queue.enqueue(torch.randn(min(8192, queue.size - start),
-                                          queue.feat_dim))
+            # Each rank's rows are gathered: fill with world-size chunks.
+            chunk = max(1, min(8192, queue.size) // get_world_size())
+            for _ in range(-(-queue.size // (chunk * get_world_size()))):
+                queue.enqueue(torch.randn(chunk, queue.feat_dim))
         self.timers: Dict[str, float] = {'lookup': 0.0, 'loss': 0.0}
         for queue in self.queues:
             queue.nearest = self._timed('lookup', queue.nearest)
+            queue.flush = self._timed('lookup', queue.flush)
         head = getattr(self.model, 'head', None)
         loss_module = getattr(head, 'loss_module', None) or getattr(
             self.model, 'criterion', None)
@@ -199,18 +206,21 @@ def render(report: Dict) -> str:
         f'Machine: {report["machine"]}. Median of {report["repeats"]} x '
         f'{report["steps"]} steps per model, the pair alternated; synthetic '
         'batches, views made in the step; support sets filled before '
-        'timing. `lookup` and `loss` are the shares of the step spent in '
-        "the support-set search and in the loss module's forward (its "
-        'backward is in the rest of the step). Command: '
+        'timing. `support set` and `loss` are the shares of the step spent '
+        'in the support-set search + enqueue and in the loss module\'s '
+        'forward (its backward is in the rest of the step); A/B also '
+        'counts the other differences of the pair (NNCLR\'s predictor and '
+        '3-layer projector). Command: '
         f'`{report["command"]}`.', '',
-        f'Goal: NN overhead (A/B - 1 for NNCLR / SimCLR) <= '
-        f'{GOAL_SHARE:.0%} of the step at the paper sizes.', '',
-        '| model | A / B | memory | A ms | B ms | A/B | A lookup | A loss '
+        f'Goal: NN overhead (the support-set share of the NNCLR step) <= '
+        f'{GOAL_SHARE:.0%} at the paper sizes; ours >= 1.0x lightly\'s '
+        'speed.', '',
+        '| model | A / B | memory | A ms | B ms | A/B | A support set | A loss '
         '| B loss | goal |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in report['rows']:
         goal = '—'
         if (r['a'], r['b']) == ('nnclr', 'simclr'):
-            goal = 'met' if r['ratio'] - 1 <= GOAL_SHARE else 'NOT met'
+            goal = 'met' if r['lookup_share'] <= GOAL_SHARE else 'NOT met'
         elif r['b'] == 'lightly-nnclr':
             goal = 'met (>= 1.0x)' if r['ratio'] <= 1.0 else 'NOT met'
         lines.append(
