@@ -57,7 +57,7 @@ train_dataloader = dict(
     batch_size=256,
     collate_fn=dict(_delete_=True, type='default_collate'))
 
-# Stock MoCoV3 (type='SNCLR' would only add the label-agreement diagnostic).
+# Stock MoCoV3 with the SNCLR head.
 model = dict(
     type='MoCoV3',
     head=dict(

@@ -25,8 +25,7 @@ custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 # dict (the Runner would pass it to `default_collate`).
 train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
 
-# Stock MoCoV3 with the SNCLR head; type='SNCLR' would only add the
-# label-agreement diagnostic of the support set.
+# Stock MoCoV3 with the SNCLR head.
 model = dict(
     type='MoCoV3',
     head=dict(

@@ -33,8 +33,7 @@ custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
 
 # `type` stays the stock 'MoCoV3': SoftNeighborHead has MoCoV3Head's
-# interface. type='SNCLR' trains identically and only hands the labels to the
-# head for the `support_set/nn_label_agreement` diagnostic.
+# interface.
 model = dict(
     type='MoCoV3',
     head=dict(

@@ -1,3 +1,3 @@
-from .support_set_queue import Neighbors, SupportSetQueue
+from .support_set_queue import Neighbors, SupportSetQueue, label_agreement
 
-__all__ = ['Neighbors', 'SupportSetQueue']
+__all__ = ['Neighbors', 'SupportSetQueue', 'label_agreement']
