@@ -8,6 +8,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import get_installed_path, import_modules_from_strings
 from torch import nn
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 

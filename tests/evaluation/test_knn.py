@@ -2,7 +2,6 @@
 tools/analysis_tools/knn_eval.py)."""
 import copy
 import glob
-import importlib.util
 import json
 import math
 import os
@@ -17,6 +16,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import nnclr_plugin  # noqa: F401  (registers LocalFashionMNIST etc.)
+from nnclr_plugin.apis import knn_eval
 from nnclr_plugin.datasets import LocalFashionMNIST
 from nnclr_plugin.evaluation import (extract_backbone_features, knn_accuracy,
                                      linear_probe,
@@ -235,11 +235,7 @@ def test_pick_feature_shapes():
 
 
 def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'knn_eval.py')
-    spec = importlib.util.spec_from_file_location('knn_eval_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return knn_eval
 
 
 def _build_loader(split_key, num, batch_size=128, collate=None):
