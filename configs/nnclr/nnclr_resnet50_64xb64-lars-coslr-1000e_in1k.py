@@ -16,13 +16,7 @@ _base_ = [
 # 64 GPUs x 64 images = 4096 per step.
 train_dataloader = dict(
     batch_size=64,
-    num_workers=8,
-    # Inheriting through `mmpretrain::` tags every dict that has a `type`
-    # with `_scope_='mmpretrain'`. Registries ignore that key, but the Runner
-    # passes the collate_fn dict as keyword arguments to the function, so the
-    # inherited one fails (`default_collate() got an unexpected keyword
-    # argument '_scope_'`); redefine it without the tag.
-    collate_fn=dict(_delete_=True, type='default_collate'))
+    num_workers=8)
 
 # model settings
 model = dict(

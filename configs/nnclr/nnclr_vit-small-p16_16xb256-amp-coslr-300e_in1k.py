@@ -16,11 +16,6 @@ _base_ = ('mmpretrain::mocov3/'
 # second base: both define the runtime keys).
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 
-# Inheriting through `mmpretrain::` tags the inherited collate_fn dict with
-# `_scope_`, which the Runner would pass to `default_collate` as a keyword
-# argument; redefine it without the tag.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
-
 model = dict(
     _delete_=True,
     type='NNCLR',

@@ -21,10 +21,6 @@ _base_ = ('mmpretrain::mocov3/'
 # The MoCo v3 config does not import this plugin.
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 
-# Drop the `_scope_` that `mmpretrain::` inheritance adds to the collate_fn
-# dict (the Runner would pass it to `default_collate`).
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
-
 # Stock MoCoV3 with the SNCLR head.
 model = dict(
     type='MoCoV3',

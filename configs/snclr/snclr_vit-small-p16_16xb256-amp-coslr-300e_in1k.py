@@ -27,11 +27,6 @@ _base_ = ('mmpretrain::mocov3/'
 # cannot be a second base: both define the runtime keys).
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 
-# Inheriting through `mmpretrain::` adds `_scope_` to the inherited
-# collate_fn dict, and the Runner would pass it on to `default_collate` as a
-# keyword argument; redefine it without.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
-
 # `type` stays the stock 'MoCoV3': SoftNeighborHead has MoCoV3Head's
 # interface.
 model = dict(
