@@ -1,7 +1,6 @@
 """Tests of the neighbour-grid figure (nnclr_plugin.visualization and
 tools/analysis_tools/visualize_neighbors.py)."""
 import glob
-import os
 import os.path as osp
 
 import numpy as np
@@ -12,17 +11,16 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
+from helpers import FMNIST_ROOT, REPO as REPO_ROOT, requires_fmnist
+
 import nnclr_plugin  # noqa: F401  (registers NNCLR, LocalFashionMNIST, ...)
 from nnclr_plugin.apis import visualize_neighbors
-from nnclr_plugin.datasets import LocalFashionMNIST
 from nnclr_plugin.evaluation import extract_features, iter_batches
 from nnclr_plugin.visualization import (draw_neighbor_grid, grid_figure_size,
                                         select_queries)
 from nnclr_plugin.visualization.neighbor_grid import DPI
 
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-DATA_ROOT = os.environ.get('NNCLR_DATA_ROOT',
-                           osp.join(REPO_ROOT, 'data', 'fashion_mnist'))
+DATA_ROOT = FMNIST_ROOT
 DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                        'fashion_mnist_eval.py')
 # The demo's iteration count is part of its file name and may change.
@@ -30,12 +28,7 @@ NNCLR_CONFIGS = sorted(
     glob.glob(
         osp.join(REPO_ROOT, 'configs', 'demo',
                  'nnclr_resnet18-c32_*_fashion-mnist.py')))
-MISSING_DATA = LocalFashionMNIST.missing_files(DATA_ROOT)
-needs_data = pytest.mark.skipif(
-    bool(MISSING_DATA) or not NNCLR_CONFIGS,
-    reason=(f'Fashion-MNIST files missing from {DATA_ROOT}: {MISSING_DATA} '
-            '(run `make data` or set NNCLR_DATA_ROOT)') if MISSING_DATA else
-    'no configs/demo/nnclr_resnet18-c32_*_fashion-mnist.py config')
+needs_data = requires_fmnist
 
 # Queue row r holds the projection of train image STORED[r], a shuffled
 # choice among the first 500, with that image's label and dataset index.

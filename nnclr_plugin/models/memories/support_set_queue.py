@@ -1,5 +1,5 @@
 """The support set of NNCLR / candidate memory of SNCLR."""
-from typing import Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..utils import auto_block_size, gather_no_grad, topk_inner_product
+from .neighbors import Neighbors, label_agreement
 
 # Per-row metadata kept for diagnostics: the ground-truth label and the
 # dataset index of the sample whose projection the row holds.
@@ -14,41 +15,6 @@ META = ('labels', 'sample_idx')
 HOOK_HINT = ("add custom_hooks = [dict(type='SupportSetQueueHook')] to the "
              'config, or call queue.manage_manually() and queue.flush() '
              'after each optimisation step yourself')
-
-
-class Neighbors(NamedTuple):
-    """Result of :meth:`SupportSetQueue.nearest`.
-
-    Attributes:
-        feats (Tensor): ``(B, k, D)`` neighbour vectors (unit norm).
-        indices (Tensor): ``(B, k)`` their rows in the queue.
-        sims (Tensor): ``(B, k)`` cosine similarities, descending.
-    """
-    feats: torch.Tensor
-    indices: torch.Tensor
-    sims: torch.Tensor
-
-
-def label_agreement(query_labels: torch.Tensor,
-                    neighbor_labels: torch.Tensor) -> Optional[float]:
-    """Share of neighbours of the query's class, among known labels.
-
-    A diagnostic of how semantic the neighbours are (NNCLR's "NN accuracy");
-    never used by a loss.
-
-    Args:
-        query_labels (Tensor): ``(B, )``; -1 marks an unknown label.
-        neighbor_labels (Tensor): ``(B, k)``; -1 marks an unknown label.
-
-    Returns:
-        float | None: The share, or None when no pair has both labels.
-    """
-    query_labels = query_labels.to(neighbor_labels.device).view(-1, 1)
-    known = (neighbor_labels >= 0) & (query_labels >= 0)
-    if not bool(known.any()):
-        return None
-    same = neighbor_labels == query_labels
-    return float(same[known].float().mean())
 
 
 @MODELS.register_module()
