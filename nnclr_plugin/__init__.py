@@ -12,11 +12,9 @@ import warnings
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 from . import datasets, engine, models  # noqa: E402,F401  (registration)
-from .utils import (  # noqa: E402
-    patch_mmcv_adjust_hue, register_checkpoint_safe_globals)
+from .compat import apply_all  # noqa: E402
 from .version import __version__  # noqa: E402
 
-register_checkpoint_safe_globals()
-patch_mmcv_adjust_hue()
+apply_all()  # see nnclr_plugin/compat.py for what and why
 
 __all__ = ['__version__']

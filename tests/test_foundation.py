@@ -147,8 +147,10 @@ def test_colour_jitter_hue_works_with_numpy_2():
 
 def test_package_config_paths_and_collate_scope():
     from mmengine.config import Config
+    from mmengine.runner import Runner
 
-    from nnclr_plugin.utils import drop_collate_fn_scope, resolve_config_path
+    from nnclr_plugin.compat import drop_collate_fn_scope
+    from nnclr_plugin.utils import resolve_config_path
     path = resolve_config_path(
         'mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py')
     assert osp.isfile(path) and path.endswith('.mim/configs/byol/'
@@ -161,3 +163,11 @@ def test_package_config_paths_and_collate_scope():
         collate_fn=dict(type='default_collate', _scope_='mmpretrain'))))
     drop_collate_fn_scope(cfg)
     assert cfg.train_dataloader.collate_fn == dict(type='default_collate')
+    # Any Runner (not only tools/train.py) builds a loader whose collate_fn
+    # was tagged by `mmpretrain::` inheritance, and its batches collate.
+    loader = Runner.build_dataloader(dict(
+        batch_size=2,
+        dataset=[{'x': 1}, {'x': 2}],
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate', _scope_='mmpretrain')))
+    assert next(iter(loader))['x'].tolist() == [1, 2]

@@ -16,7 +16,3 @@ model = dict(
             block_size=8192)))
 
 custom_hooks = [dict(type='SupportSetQueueHook')]
-
-# `mmpretrain::` inheritance tags collate_fn with `_scope_`, which mmengine's
-# Runner would pass to the collate function as an argument.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))

@@ -1,10 +1,8 @@
-# SNCLR on Fashion-MNIST: the MoCo v3 demo with its head swapped for
-# SoftNeighborHead (the thin `SNCLR` subclass only adds labels to the
-# NN-agreement log; `type='MoCoV3'` trains the same).
+# SNCLR on Fashion-MNIST: the MoCo v3 demo (stock `MoCoV3`) with its head
+# swapped for SoftNeighborHead.
 _base_ = './mocov3_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
 
 model = dict(
-    type='SNCLR',
     head=dict(
         _delete_=True,
         type='SoftNeighborHead',

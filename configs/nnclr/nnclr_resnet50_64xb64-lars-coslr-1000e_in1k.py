@@ -11,18 +11,13 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32_byol.py',
     'mmpretrain::_base_/schedules/imagenet_lars_coslr_200e.py',
     '../_base_/default_runtime.py',
+    '../_base_/models/nnclr_head.py',
 ]
 
 # 64 GPUs x 64 images = 4096 per step.
 train_dataloader = dict(
     batch_size=64,
-    num_workers=8,
-    # Inheriting through `mmpretrain::` tags every dict that has a `type`
-    # with `_scope_='mmpretrain'`. Registries ignore that key, but the Runner
-    # passes the collate_fn dict as keyword arguments to the function, so the
-    # inherited one fails (`default_collate() got an unexpected keyword
-    # argument '_scope_'`); redefine it without the tag.
-    collate_fn=dict(_delete_=True, type='default_collate'))
+    num_workers=8)
 
 # model settings
 model = dict(
@@ -44,29 +39,7 @@ model = dict(
         with_last_bn=True,
         with_avg_pool=True,
         norm_cfg=dict(type='SyncBN')),
-    head=dict(
-        type='NNCLRHead',
-        # Prediction MLP: 256-4096-256, BN + ReLU on the hidden layer only.
-        predictor=dict(
-            type='NonLinearNeck',
-            in_channels=256,
-            hid_channels=4096,
-            out_channels=256,
-            num_layers=2,
-            with_bias=False,
-            with_last_bn=False,
-            with_avg_pool=False,
-            norm_cfg=dict(type='SyncBN')),
-        # 98,304 = 24 global batches of 4096, ~7.7 % of ImageNet-1k. The
-        # lookup scores the queue in blocks of 8192 rows, so the B x 98,304
-        # similarity matrix is never materialised.
-        queue=dict(
-            type='SupportSetQueue',
-            size=98304,
-            feat_dim=256,
-            block_size=8192),
-        loss=dict(type='NNContrastiveLoss', temperature=0.1),
-        k=1),
+    head={{_base_.nnclr_head}},
 )
 
 # optimizer: LARS, lr 0.3 x 4096 / 256 = 4.8, trust coefficient `eta`

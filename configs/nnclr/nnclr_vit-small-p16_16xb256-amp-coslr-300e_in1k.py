@@ -9,17 +9,14 @@
 # AdamW, lr 1.5e-4 x 4096 / 256 = 2.4e-3, weight decay 0.1, AmpOptimWrapper
 # with dynamic loss scale; linear warm-up 40 epochs then cosine to 0 at 300;
 # `auto_scale_lr = dict(base_batch_size=4096)`; 3 checkpoints kept.
-_base_ = ('mmpretrain::mocov3/'
-          'mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py')
+_base_ = [
+    'mmpretrain::mocov3/mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py',
+    '../_base_/models/nnclr_head.py'
+]
 
 # The MoCo v3 config does not import this plugin (and ours cannot be a
 # second base: both define the runtime keys).
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
-
-# Inheriting through `mmpretrain::` tags the inherited collate_fn dict with
-# `_scope_`, which the Runner would pass to `default_collate` as a keyword
-# argument; redefine it without the tag.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
 
 model = dict(
     _delete_=True,
@@ -44,29 +41,11 @@ model = dict(
         with_last_bn=True,
         with_avg_pool=False,
         norm_cfg=dict(type='SyncBN')),
-    head=dict(
-        type='NNCLRHead',
-        # Prediction MLP 256-4096-256 as in MoCo v3, without BN after the
-        # last fc as in NNCLR.
-        predictor=dict(
-            type='NonLinearNeck',
-            in_channels=256,
-            hid_channels=4096,
-            out_channels=256,
-            num_layers=2,
-            with_bias=False,
-            with_last_bn=False,
-            with_avg_pool=False,
-            norm_cfg=dict(type='SyncBN')),
-        queue=dict(
-            type='SupportSetQueue',
-            size=98304,
-            feat_dim=256,
-            block_size=8192),
-        # NNCLR's temperature. MoCo v3 uses 0.2 for ViT; the first knob to
-        # try if this run under-performs.
-        loss=dict(type='NNContrastiveLoss', temperature=0.1),
-        k=1),
+    # NNCLR's head as for ResNet-50 (MoCo v3's predictor is the same
+    # 256-4096-256 MLP, here without BN after the last fc, as in NNCLR),
+    # with NNCLR's temperature 0.1; MoCo v3 uses 0.2 for ViT, the first
+    # knob to try if this run under-performs.
+    head={{_base_.nnclr_head}},
 )
 
 # `find_unused_parameters=True` stays as in the MoCo v3 config: the Runner

@@ -50,14 +50,10 @@ _base_ = 'mmpretrain::mocov3/mocov3_resnet50_8xb512-amp-coslr-300e_in1k.py'
 # The MoCo v3 config does not import this plugin.
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 
-# 16 GPUs x 256 = 4096 per step, MoCo v3's global batch. The collate_fn is
-# redefined without the `_scope_` that `mmpretrain::` inheritance adds (the
-# Runner would pass it to `default_collate` as a keyword argument).
-train_dataloader = dict(
-    batch_size=256,
-    collate_fn=dict(_delete_=True, type='default_collate'))
+# 16 GPUs x 256 = 4096 per step, MoCo v3's global batch.
+train_dataloader = dict(batch_size=256)
 
-# Stock MoCoV3 (type='SNCLR' would only add the label-agreement diagnostic).
+# Stock MoCoV3 with the SNCLR head.
 model = dict(
     type='MoCoV3',
     head=dict(

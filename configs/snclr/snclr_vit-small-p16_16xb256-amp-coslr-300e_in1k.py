@@ -27,14 +27,8 @@ _base_ = ('mmpretrain::mocov3/'
 # cannot be a second base: both define the runtime keys).
 custom_imports = dict(imports=['nnclr_plugin'], allow_failed_imports=False)
 
-# Inheriting through `mmpretrain::` adds `_scope_` to the inherited
-# collate_fn dict, and the Runner would pass it on to `default_collate` as a
-# keyword argument; redefine it without.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='default_collate'))
-
 # `type` stays the stock 'MoCoV3': SoftNeighborHead has MoCoV3Head's
-# interface. type='SNCLR' trains identically and only hands the labels to the
-# head for the `support_set/nn_label_agreement` diagnostic.
+# interface.
 model = dict(
     type='MoCoV3',
     head=dict(

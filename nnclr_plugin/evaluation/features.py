@@ -1,7 +1,9 @@
 """Frozen backbone features of an mmpretrain model, for kNN / linear probes."""
-from typing import Iterable, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
 from mmpretrain.models.utils import (ClsDataPreprocessor,
                                      SelfSupDataPreprocessor)
 from torch import Tensor, nn
@@ -82,9 +84,11 @@ def _pick_feature(output: Union[Tensor, Sequence]) -> Tensor:
         '"featmap" or "avg_featmap" instead of "raw".')
 
 
-def _single_label(sample) -> int:
-    label = sample.gt_label
-    label = torch.as_tensor(label).flatten()
+def _label(sample) -> int:
+    """The single ground-truth label of a sample, -1 when it has none."""
+    if 'gt_label' not in sample:
+        return -1
+    label = torch.as_tensor(sample.gt_label).flatten()
     if label.numel() != 1:
         raise ValueError(
             f'kNN evaluation needs one label per image, got gt_label='
@@ -92,31 +96,44 @@ def _single_label(sample) -> int:
     return int(label.item())
 
 
-@torch.no_grad()
-def extract_backbone_features(
-        model: nn.Module,
-        dataloader: Iterable[dict],
-        max_samples: Optional[int] = None) -> Tuple[Tensor, Tensor]:
-    """Run ``model.backbone`` over a dataloader and collect its features.
+def projections(model: nn.Module, inputs: Tensor) -> Tensor:
+    """L2-normalised projections (backbone + neck), the space of the
+    support set; without a neck, pooled last backbone features."""
+    out = model.backbone(inputs)
+    if getattr(model, 'neck', None) is not None:
+        out = model.neck(out)
+    return F.normalize(_pick_feature(out).float(), dim=1)
 
-    Works for mmpretrain self-supervised algorithms (``BaseSelfSupervisor``
-    subclasses) and for ``ImageClassifier`` models; the dataloader must
-    yield single-view batches (``PackInputs`` without ``MultiView``) with
-    ``gt_label`` in the data samples. The model is put in eval mode (BN
-    uses its running statistics) and its previous mode restored afterwards.
+
+@torch.no_grad()
+def extract_features(model: nn.Module,
+                     dataloader: Iterable[dict],
+                     max_samples: Optional[int] = None,
+                     projection: bool = False) -> Tuple[Tensor, Tensor]:
+    """Run the model over a dataloader and collect one feature per image.
+
+    The one feature loop of the package: kNN, the linear probe, the kNN
+    hook and the neighbour grid all use it. Works for mmpretrain
+    self-supervised algorithms (``BaseSelfSupervisor`` subclasses) and for
+    ``ImageClassifier`` models; the dataloader must yield single-view
+    batches (``PackInputs`` without ``MultiView``). The model is put in
+    eval mode (BN uses its running statistics) and its previous mode
+    restored afterwards.
 
     Args:
         model (nn.Module): A model with ``data_preprocessor`` and
-            ``backbone`` attributes.
+            ``backbone`` (and ``neck`` for projections).
         dataloader (Iterable[dict]): An mmengine dataloader, with either
             ``pseudo_collate`` or ``default_collate``.
         max_samples (int, optional): Stop after this many images. None
             means the whole dataloader. Defaults to None.
+        projection (bool): Return unit-norm projections (:func:`projections`)
+            instead of backbone features. Defaults to False.
 
     Returns:
         Tuple[Tensor, Tensor]: Features of shape ``(N, C)`` (float32, on the
         CPU so that large memory banks do not fill an accelerator) and
-        labels of shape ``(N, )`` (int64).
+        labels of shape ``(N, )`` (int64, -1 where a sample has none).
     """
     if max_samples is not None and max_samples < 0:
         raise ValueError(
@@ -131,15 +148,15 @@ def extract_backbone_features(
             if max_samples is not None and num_seen >= max_samples:
                 break
             samples = data['data_samples']
-            data = preprocessor(data, False)
-            inputs = data['inputs']
+            inputs = preprocessor(data, False)['inputs']
             if not isinstance(inputs, Tensor):
                 raise ValueError(
                     'The data preprocessor returned a list of inputs; '
                     'feature extraction expects a single-view pipeline '
                     '(no MultiView).')
-            batch_feats = _pick_feature(model.backbone(inputs))
-            batch_labels = [_single_label(s) for s in samples]
+            batch_feats = projections(model, inputs) if projection else \
+                _pick_feature(model.backbone(inputs))
+            batch_labels = [_label(s) for s in samples]
             if max_samples is not None:
                 keep = max_samples - num_seen
                 batch_feats = batch_feats[:keep]
@@ -152,3 +169,26 @@ def extract_backbone_features(
     if not feats:
         return torch.zeros(0, 0), torch.zeros(0, dtype=torch.long)
     return torch.cat(feats), torch.cat(labels)
+
+
+def extract_backbone_features(
+        model: nn.Module,
+        dataloader: Iterable[dict],
+        max_samples: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    """Backbone features of every image (see :func:`extract_features`)."""
+    return extract_features(model, dataloader, max_samples)
+
+
+def iter_batches(dataset: Sequence,
+                 indices: Sequence[int],
+                 batch_size: int = 256) -> Iterator[dict]:
+    """Batches of ``dataset[i]`` for ``i`` in ``indices``, in that order.
+
+    A plain generator instead of a ``DataLoader``: the order must be exactly
+    ``indices`` (rows of a figure), and the images are few, so worker
+    processes would cost more than they save.
+    """
+    indices = list(indices)
+    for start in range(0, len(indices), batch_size):
+        yield pseudo_collate(
+            [dataset[i] for i in indices[start:start + batch_size]])

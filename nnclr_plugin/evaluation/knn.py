@@ -41,6 +41,10 @@ def _check_labels(name: str, labels: Tensor, num_samples: int,
         raise ValueError(
             f'{name} must hold integer class indices, got dtype '
             f'{labels.dtype}')
+    if labels.numel() and int(labels.min()) < 0:
+        raise ValueError(
+            f'{name} holds negative labels (-1: an image without gt_label); '
+            'kNN evaluation needs a labelled dataset')
 
 
 def weighted_knn_scores(train_feats: Tensor,

@@ -6,8 +6,7 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from .config import (drop_collate_fn_scope, pretrained_init_paths,
-                     resolve_config_path)
+from .config import pretrained_init_paths, resolve_config_path
 from .dist import prepare_cpu_distributed
 from .user_errors import config_key_of
 
@@ -85,7 +84,7 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    return drop_collate_fn_scope(cfg)
+    return cfg
 
 
 def build_model_early(cfg: Config) -> None:

@@ -8,25 +8,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import get_installed_path, import_modules_from_strings
 from torch import nn
 
-DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-
-
-def drop_collate_fn_scope(cfg: Config) -> Config:
-    """Remove ``_scope_`` from every dataloader's ``collate_fn``.
-
-    Inheriting a config with ``_base_ = 'mmpretrain::...'`` tags each dict
-    of the base with ``_scope_``; mmengine's Runner passes every key of
-    ``collate_fn`` but ``type`` to the collate function, which then fails
-    with an unexpected keyword. Collate functions live in mmengine's
-    ``FUNCTIONS`` registry whatever the scope, so the key carries nothing.
-    """
-    for name in DATALOADERS:
-        loader = cfg.get(name)
-        if isinstance(loader, dict) and isinstance(
-                loader.get('collate_fn'), dict):
-            loader['collate_fn'].pop('_scope_', None)
-    return cfg
-
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def resolve_config_path(path: str) -> str:
     """Accept ``'mmpretrain::byol/x.py'``-style paths on the command line.

@@ -1,24 +1,15 @@
-"""Nearest-neighbour grids of NNCLR projections (support set or dataset).
+"""Drawing a grid of query images and their nearest neighbours.
 
-The support set of NNCLR stores L2-normalised *projections*, not images, so
-a picture of "the neighbours NNCLR uses" needs a gallery of real images in
-the same space. The helpers here embed images with the model's backbone and
-projection neck, look neighbours up (exactly, in the support set or in the
-gallery), attach to each support-set row the gallery image whose projection
-is closest to it, and draw the result with matplotlib's Agg canvas (no
-pyplot, so no global backend state is touched).
+Only the picture: which queries (:func:`select_queries`) and how the PNG is
+laid out (:func:`draw_neighbor_grid`, with matplotlib's Agg canvas and no
+pyplot, so no global backend state is touched). The neighbours themselves
+come from ``SupportSetQueue.nearest`` or ``topk_inner_product``
+(``tools/analysis_tools/visualize_neighbors.py``).
 """
-from typing import (Dict, Iterable, Iterator, List, Optional, Sequence,
-                    Tuple)
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from mmengine.dataset import pseudo_collate
-from torch import Tensor, nn
-
-from nnclr_plugin.evaluation.features import build_eval_preprocessor
-from nnclr_plugin.models.memories import SupportSetQueue
+from torch import Tensor
 
 # Figure geometry in inches. Every tile gets the same box, so the PNG size
 # is a known function of the grid shape (see :func:`grid_figure_size`).
@@ -35,119 +26,6 @@ SAME_CLASS_COLOR = '#1a9641'
 OTHER_CLASS_COLOR = '#d7191c'
 UNKNOWN_CLASS_COLOR = '#888888'
 QUERY_COLOR = '#2b5fad'
-
-
-# ---------------------------------------------------------------- embedding
-def project(model: nn.Module, inputs: Tensor) -> Tensor:
-    """L2-normalised projections of a normalised image batch.
-
-    Args:
-        model (nn.Module): A self-supervised model with ``backbone`` and
-            (usually) ``neck``.
-        inputs (Tensor): ``(N, C, H, W)`` normalised images.
-
-    Returns:
-        Tensor: ``(N, D)`` unit-norm projections, the space of the support
-        set. Without a neck, globally pooled last backbone features.
-    """
-    feats = model.backbone(inputs)
-    if getattr(model, 'neck', None) is not None:
-        out = model.neck(feats)
-        out = out[0] if isinstance(out, (tuple, list)) else out
-    else:
-        out = feats[-1] if isinstance(feats, (tuple, list)) else feats
-    if out.dim() == 4:
-        out = out.mean(dim=(2, 3))
-    return F.normalize(out.float(), dim=1)
-
-
-@torch.no_grad()
-def embed_images(model: nn.Module,
-                 dataloader: Iterable[dict],
-                 max_samples: Optional[int] = None) -> Tuple[Tensor, Tensor]:
-    """Project every image of a single-view dataloader.
-
-    The model runs in eval mode, so BN uses running statistics and a
-    projection does not depend on the other images of its batch (the
-    support-set rows were written in train mode, so similarities to them are
-    typically a little lower than the ones NNCLR sees while training). The
-    previous mode is restored afterwards.
-
-    Args:
-        model (nn.Module): Model with ``data_preprocessor``, ``backbone``
-            and ``neck``.
-        dataloader (Iterable[dict]): Batches with ``inputs`` and
-            ``data_samples`` (``PackInputs`` without ``MultiView``).
-        max_samples (int, optional): Stop after this many images. Defaults
-            to None (all).
-
-    Returns:
-        Tuple[Tensor, Tensor]: ``(N, D)`` float32 unit-norm projections on
-        the CPU and ``(N, )`` int64 labels (-1 where a sample has none).
-    """
-    if max_samples is not None and max_samples < 0:
-        raise ValueError(f'max_samples must be >= 0, got {max_samples}')
-    preprocessor = build_eval_preprocessor(model.data_preprocessor)
-    was_training = model.training
-    model.eval()
-    feats: List[Tensor] = []
-    labels: List[int] = []
-    try:
-        for data in dataloader:
-            if max_samples is not None and len(labels) >= max_samples:
-                break
-            samples = data['data_samples']
-            inputs = preprocessor(data, False)['inputs']
-            if not isinstance(inputs, Tensor):
-                raise ValueError('embed_images expects single-view batches '
-                                 '(no MultiView in the pipeline)')
-            batch = project(model, inputs)
-            batch_labels = [
-                int(torch.as_tensor(s.gt_label).flatten()[0])
-                if 'gt_label' in s else -1 for s in samples
-            ]
-            if max_samples is not None:
-                keep = max_samples - len(labels)
-                batch, batch_labels = batch[:keep], batch_labels[:keep]
-            feats.append(batch.cpu())
-            labels.extend(batch_labels)
-    finally:
-        model.train(was_training)
-    if not feats:
-        raise ValueError('embed_images: the dataloader yielded no images')
-    return torch.cat(feats), torch.tensor(labels, dtype=torch.long)
-
-
-def iter_batches(dataset: Sequence,
-                 indices: Sequence[int],
-                 batch_size: int = 256) -> Iterator[dict]:
-    """Batches of ``dataset[i]`` for ``i`` in ``indices``, in that order.
-
-    A plain generator instead of a ``DataLoader``: the order must be exactly
-    ``indices`` (rows of the figure, gallery positions), and the images are
-    few and tiny, so worker processes would cost more than they save.
-
-    Args:
-        dataset (Sequence): A dataset whose items are ``PackInputs`` dicts.
-        indices (Sequence[int]): Which items, in order.
-        batch_size (int): Images per batch. Defaults to 256.
-
-    Yields:
-        dict: ``pseudo_collate`` d batches.
-    """
-    indices = list(indices)
-    for start in range(0, len(indices), batch_size):
-        yield pseudo_collate(
-            [dataset[i] for i in indices[start:start + batch_size]])
-
-
-# --------------------------------------------------------------- neighbours
-def find_support_set(model: nn.Module) -> Optional[SupportSetQueue]:
-    """The first :class:`SupportSetQueue` inside ``model``, if any."""
-    for module in model.modules():
-        if isinstance(module, SupportSetQueue):
-            return module
-    return None
 
 
 def select_queries(labels: Sequence[int], num: int,
@@ -182,113 +60,6 @@ def select_queries(labels: Sequence[int], num: int,
             if pools[c] and len(picked) < num:
                 picked.append((c, int(pools[c].pop())))
     return [i for _, i in sorted(picked)]
-
-
-def gallery_knn(query: Tensor, gallery: Tensor,
-                k: int) -> Tuple[Tensor, Tensor]:
-    """Exact top-``k`` cosine neighbours of ``query`` rows in ``gallery``.
-
-    Args:
-        query (Tensor): ``(B, D)`` vectors.
-        gallery (Tensor): ``(N, D)`` vectors.
-        k (int): Neighbours per query (clipped to ``N``).
-
-    Returns:
-        Tuple[Tensor, Tensor]: ``(B, k)`` indices and similarities, best
-        first.
-    """
-    sims = F.normalize(query.float(), dim=1) @ F.normalize(
-        gallery.float(), dim=1).T
-    sims, idx = sims.topk(min(k, gallery.shape[0]), dim=1)
-    return idx, sims
-
-
-def match_to_gallery(rows: Tensor, gallery: Tensor,
-                     block_size: int = 1024) -> Tuple[Tensor, Tensor]:
-    """For each row, the gallery item with the most similar projection.
-
-    This is how a stored support-set projection gets a picture: the queue
-    keeps no images, so the closest gallery image stands in for it. When a
-    row *is* the projection of a gallery image, that image is returned
-    (ties go to the lowest gallery index).
-
-    Args:
-        rows (Tensor): ``(M, D)`` projections (e.g. support-set rows).
-        gallery (Tensor): ``(N, D)`` gallery projections.
-        block_size (int): Rows scored at once, which bounds memory to
-            ``block_size x N`` similarities. Defaults to 1024.
-
-    Returns:
-        Tuple[Tensor, Tensor]: ``(M, )`` gallery indices and their cosine
-        similarities to the rows.
-    """
-    gallery = F.normalize(gallery.float(), dim=1)
-    rows = F.normalize(rows.float(), dim=1)
-    idx, sims = [], []
-    for start in range(0, rows.shape[0], block_size):
-        block_sims, block_idx = (rows[start:start + block_size]
-                                 @ gallery.T).max(dim=1)
-        idx.append(block_idx)
-        sims.append(block_sims)
-    if not idx:
-        return (torch.zeros(0, dtype=torch.long), torch.zeros(0))
-    return torch.cat(idx), torch.cat(sims)
-
-
-def support_set_neighbors(queue: SupportSetQueue, query: Tensor,
-                          gallery: Tensor, k: int) -> Dict[str, Tensor]:
-    """Exact support-set neighbours of the queries, with stand-in images.
-
-    Indices, similarities and labels come from ``queue.nearest`` and
-    ``queue.labels`` unchanged; only the picture of each neighbour is
-    approximate (the gallery image closest to the stored projection).
-
-    Args:
-        queue (SupportSetQueue): A non-empty support set.
-        query (Tensor): ``(B, D)`` query projections.
-        gallery (Tensor): ``(N, D)`` gallery projections.
-        k (int): Neighbours per query (clipped to the filled rows).
-
-    Returns:
-        dict[str, Tensor]: ``indices`` (queue rows), ``sims`` and ``labels``
-        (stored labels, -1 if unknown), all ``(B, k)``; ``image_indices``
-        (gallery index shown for each neighbour) and ``image_sims`` (cosine
-        between the stored row and that image's projection).
-    """
-    if queue.is_empty:
-        raise ValueError('The support set of this checkpoint is empty; use '
-                         '--source dataset')
-    nbrs = queue.nearest(query.to(queue.queue.device), k)
-    indices, sims = nbrs.indices.cpu(), nbrs.sims.float().cpu()
-    labels = queue.labels.cpu()[indices]
-    # Only the rows that are shown need a picture.
-    rows, inverse = indices.unique(return_inverse=True)
-    image_idx, image_sims = match_to_gallery(queue.queue.cpu()[rows],
-                                             gallery)
-    return dict(
-        indices=indices,
-        sims=sims,
-        labels=labels,
-        image_indices=image_idx[inverse],
-        image_sims=image_sims[inverse])
-
-
-def label_agreement(query_labels: Tensor,
-                    neighbor_labels: Tensor) -> Optional[float]:
-    """Share of neighbours (with a known label) of the query's class.
-
-    Args:
-        query_labels (Tensor): ``(B, )``.
-        neighbor_labels (Tensor): ``(B, k)``; -1 marks an unknown label.
-
-    Returns:
-        float | None: The share, or None when no neighbour label is known.
-    """
-    known = neighbor_labels >= 0
-    if not bool(known.any()):
-        return None
-    same = neighbor_labels == query_labels.view(-1, 1)
-    return float(same[known].float().mean())
 
 
 # ------------------------------------------------------------------ drawing
@@ -486,8 +257,6 @@ def draw_neighbor_grid(query_imgs: Sequence[np.ndarray],
 
 
 __all__ = [
-    'build_eval_preprocessor', 'project', 'embed_images', 'iter_batches',
-    'find_support_set', 'select_queries', 'gallery_knn', 'match_to_gallery',
-    'support_set_neighbors', 'label_agreement', 'header_height',
-    'grid_figure_size', 'wrap_text', 'draw_neighbor_grid'
+    'select_queries', 'header_height', 'grid_figure_size', 'wrap_text',
+    'draw_neighbor_grid'
 ]

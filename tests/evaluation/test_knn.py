@@ -2,10 +2,8 @@
 tools/analysis_tools/knn_eval.py)."""
 import copy
 import glob
-import importlib.util
 import json
 import math
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -16,16 +14,16 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from helpers import FMNIST_ROOT, REPO as REPO_ROOT, requires_fmnist
+
 import nnclr_plugin  # noqa: F401  (registers LocalFashionMNIST etc.)
-from nnclr_plugin.datasets import LocalFashionMNIST
+from nnclr_plugin.apis import knn_eval
 from nnclr_plugin.evaluation import (extract_backbone_features, knn_accuracy,
                                      linear_probe,
                                      weighted_knn_scores)
 from nnclr_plugin.evaluation.features import _pick_feature
 
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-DATA_ROOT = os.environ.get('NNCLR_DATA_ROOT',
-                           osp.join(REPO_ROOT, 'data', 'fashion_mnist'))
+DATA_ROOT = FMNIST_ROOT
 DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                        'fashion_mnist_eval.py')
 # The demo's iteration count is part of its file name and may change.
@@ -33,12 +31,7 @@ DEMO_CONFIGS = sorted(
     glob.glob(
         osp.join(REPO_ROOT, 'configs', 'demo',
                  'simclr_resnet18-c32_*_fashion-mnist.py')))
-MISSING_DATA = LocalFashionMNIST.missing_files(DATA_ROOT)
-needs_data = pytest.mark.skipif(
-    bool(MISSING_DATA) or not DEMO_CONFIGS,
-    reason=(f'Fashion-MNIST files missing from {DATA_ROOT}: {MISSING_DATA} '
-            '(run `make data` or set NNCLR_DATA_ROOT)') if MISSING_DATA else
-    'no configs/demo/simclr_resnet18-c32_*_fashion-mnist.py config')
+needs_data = requires_fmnist
 
 
 # --------------------------------------------------------------------------
@@ -235,11 +228,7 @@ def test_pick_feature_shapes():
 
 
 def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'knn_eval.py')
-    spec = importlib.util.spec_from_file_location('knn_eval_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return knn_eval
 
 
 def _build_loader(split_key, num, batch_size=128, collate=None):

@@ -7,6 +7,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from nnclr_plugin.engine.hooks.support_set_queue_hook import batch_meta
 from nnclr_plugin.models import NNContrastiveLoss, nn_contrastive_loss
 
 init_default_scope('mmpretrain')
@@ -126,11 +127,16 @@ def test_enqueue_first_stashes_only_the_first_target():
     head = build_head().train()
     head.queue.manage_manually()
     z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
-    head.loss(z2, z1, torch.arange(4))
-    head.loss(z1, z2, torch.arange(4))
+    head.queue.set_batch_meta(labels=torch.arange(4),
+                              sample_idx=torch.arange(10, 14))
+    head.loss(z2, z1)
+    head.loss(z1, z2)
     head.queue.flush()
     assert head.queue.filled == 4
     assert torch.allclose(head.queue.queue[:4], F.normalize(z1, dim=1))
+    # The hook's batch metadata goes with the rows, in batch order.
+    assert head.queue.labels[:4].tolist() == [0, 1, 2, 3]
+    assert head.queue.sample_idx[:4].tolist() == [10, 11, 12, 13]
 
     head_all = build_head(enqueue='all').train()
     head_all.queue.manage_manually()
@@ -191,6 +197,8 @@ def test_nnclr_loss_is_symmetrised_and_enqueues_view_one():
     model.head.queue.enqueue(torch.randn(16, 8))
     views = [torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)]
     samples = [DataSample().set_gt_label(i % 3) for i in range(4)]
+    # What SupportSetQueueHook does before the step.
+    model.head.queue.set_batch_meta(**batch_meta(dict(data_samples=samples)))
     torch.manual_seed(5)
     loss = model.loss(views, samples)['loss']
 

@@ -22,14 +22,15 @@ def brute_force_topk(queue_rows: torch.Tensor, query: torch.Tensor, k: int):
 def test_fifo_wraps_around_and_normalises():
     queue = SupportSetQueue(size=5, feat_dim=2, track_labels=True)
     rows = torch.tensor([[float(i + 1), 0.] for i in range(8)])
-    queue.enqueue(rows[:3], torch.arange(3))
+    queue.enqueue(rows[:3], labels=torch.arange(3))
     assert queue.filled == 3 and int(queue.ptr) == 3
-    queue.enqueue(rows[3:7] * torch.tensor([[1., 1.]]), torch.arange(3, 7))
+    queue.enqueue(rows[3:7] * torch.tensor([[1., 1.]]),
+                  labels=torch.arange(3, 7))
     # 7 rows into 5 slots: rows 5, 6 overwrote slots 0, 1.
     assert queue.filled == 5 and int(queue.ptr) == 2
     assert queue.labels.tolist() == [5, 6, 2, 3, 4]
     assert torch.allclose(queue.queue.norm(dim=1), torch.ones(5))
-    queue.enqueue(rows[7:8], torch.tensor([7]))
+    queue.enqueue(rows[7:8], labels=torch.tensor([7]))
     assert queue.labels.tolist() == [5, 6, 7, 3, 4]
     assert int(queue.ptr) == 3
 
@@ -126,22 +127,49 @@ def test_stash_and_flush_enqueue_in_order_and_need_a_manager():
         queue.stash(torch.randn(2, 2))
     queue.manage_manually()
     a, b = torch.randn(2, 2), torch.randn(3, 2)
-    queue.stash(a, torch.tensor([0, 1]))
-    queue.stash(b, torch.tensor([2, 3, 4]))
+    queue.set_batch_meta(labels=torch.tensor([0, 1]))
+    queue.stash(a)
+    queue.set_batch_meta(labels=torch.tensor([2, 3, 4]),
+                         sample_idx=torch.tensor([7, 8, 9]))
+    queue.stash(b)
     assert queue.is_empty and queue.has_pending  # nothing visible yet
     queue.flush()
     assert not queue.has_pending and queue.filled == 5
     assert torch.allclose(queue.queue[:5], F.normalize(torch.cat([a, b]),
                                                        dim=1))
     assert queue.labels[:5].tolist() == [0, 1, 2, 3, 4]
+    assert queue.sample_idx[:5].tolist() == [-1, -1, 7, 8, 9]
+
+
+def test_lookup_falls_back_and_records_label_agreement():
+    queue = SupportSetQueue(size=8, feat_dim=2)
+    query = torch.tensor([[1., 0.], [0., 1.]])
+    assert queue.lookup(query, 1) is None  # empty
+    queue.enqueue(torch.tensor([[1., .1], [.1, 1.]]),
+                  labels=torch.tensor([3, 4]))
+    assert queue.lookup(query, 0) is None  # k = 0: neighbours off
+    queue.use_neighbors = False  # the hook's warm-up
+    assert queue.lookup(query, 1) is None
+    queue.use_neighbors = True
+    # Two stacked views of a two-sample batch: the labels repeat.
+    queue.set_batch_meta(labels=torch.tensor([3, 5]))
+    nbrs = queue.lookup(torch.cat([query, query]), 1)
+    assert nbrs.indices[:, 0].tolist() == [0, 1, 0, 1]
+    stats = queue.pop_stats()
+    assert stats['nn_label_agreement'] == pytest.approx(0.5)
+    assert stats['nn_similarity'] == pytest.approx(
+        float(F.normalize(torch.tensor([1., .1]), dim=0)[0]))
+    assert queue.pop_stats() == {}
 
 
 def test_state_dict_round_trip_restores_queue():
     src = SupportSetQueue(size=6, feat_dim=3)
-    src.enqueue(torch.randn(4, 3), torch.arange(4))
+    src.enqueue(torch.randn(4, 3), labels=torch.arange(4),
+                sample_idx=torch.arange(4) + 100)
     dst = SupportSetQueue(size=6, feat_dim=3)
     dst.load_state_dict(src.state_dict())
-    assert set(src.state_dict()) == {'queue', 'ptr', 'num_filled', 'labels'}
+    assert set(src.state_dict()) == {'queue', 'ptr', 'num_filled', 'labels',
+                                     'sample_idx'}
     for key, value in src.state_dict().items():
         assert torch.equal(dst.state_dict()[key], value)
 

@@ -1,8 +1,6 @@
 """Tests of the neighbour-grid figure (nnclr_plugin.visualization and
 tools/analysis_tools/visualize_neighbors.py)."""
 import glob
-import importlib.util
-import os
 import os.path as osp
 
 import numpy as np
@@ -13,19 +11,16 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
+from helpers import FMNIST_ROOT, REPO as REPO_ROOT, requires_fmnist
+
 import nnclr_plugin  # noqa: F401  (registers NNCLR, LocalFashionMNIST, ...)
-from nnclr_plugin.datasets import LocalFashionMNIST
-from nnclr_plugin.models.memories import SupportSetQueue
-from nnclr_plugin.visualization import (draw_neighbor_grid, embed_images,
-                                        grid_figure_size, iter_batches,
-                                        match_to_gallery, select_queries,
-                                        support_set_neighbors)
+from nnclr_plugin.apis import visualize_neighbors
+from nnclr_plugin.evaluation import extract_features, iter_batches
+from nnclr_plugin.visualization import (draw_neighbor_grid, grid_figure_size,
+                                        select_queries)
 from nnclr_plugin.visualization.neighbor_grid import DPI
 
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'visualize_neighbors.py')
-DATA_ROOT = os.environ.get('NNCLR_DATA_ROOT',
-                           osp.join(REPO_ROOT, 'data', 'fashion_mnist'))
+DATA_ROOT = FMNIST_ROOT
 DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                        'fashion_mnist_eval.py')
 # The demo's iteration count is part of its file name and may change.
@@ -33,27 +28,15 @@ NNCLR_CONFIGS = sorted(
     glob.glob(
         osp.join(REPO_ROOT, 'configs', 'demo',
                  'nnclr_resnet18-c32_*_fashion-mnist.py')))
-MISSING_DATA = LocalFashionMNIST.missing_files(DATA_ROOT)
-needs_data = pytest.mark.skipif(
-    bool(MISSING_DATA) or not NNCLR_CONFIGS,
-    reason=(f'Fashion-MNIST files missing from {DATA_ROOT}: {MISSING_DATA} '
-            '(run `make data` or set NNCLR_DATA_ROOT)') if MISSING_DATA else
-    'no configs/demo/nnclr_resnet18-c32_*_fashion-mnist.py config')
+needs_data = requires_fmnist
 
-# Queue rows = projections of train images 0..NUM_QUEUED-1, embedded in
-# batches of BATCH_SIZE; the tool runs with the same batch size, so its
-# gallery projections of those images are bit-identical.
+# Queue row r holds the projection of train image STORED[r], a shuffled
+# choice among the first 500, with that image's label and dataset index.
 NUM_QUEUED = 200
 BATCH_SIZE = 100
 MAX_GALLERY = 500
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('visualize_neighbors',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+STORED = torch.randperm(MAX_GALLERY,
+                        generator=torch.Generator().manual_seed(0))[:NUM_QUEUED]
 
 
 def check_png(path: str, figure: dict, rows: int, cols: int) -> None:
@@ -86,28 +69,6 @@ def test_select_queries_is_stratified_and_seeded():
     assert len(select_queries([0, 0, 1], 10)) == 3
 
 
-def test_queue_rows_that_are_gallery_projections_show_those_images():
-    torch.manual_seed(0)
-    gallery = F.normalize(torch.randn(50, 16), dim=1)
-    perm = torch.randperm(50)[:30]
-    queue = SupportSetQueue(size=32, feat_dim=16, gather_distributed=False)
-    # Queue row r holds the projection of gallery image perm[r].
-    queue.enqueue(gallery[perm], labels=perm % 4)
-
-    idx, sims = match_to_gallery(queue.queue[:30], gallery, block_size=7)
-    assert idx.tolist() == perm.tolist()
-    torch.testing.assert_close(sims, torch.ones(30))
-
-    query = torch.randn(6, 16)
-    nbrs = support_set_neighbors(queue, query, gallery, k=4)
-    expected = queue.nearest(query, 4)
-    assert torch.equal(nbrs['indices'], expected.indices)
-    torch.testing.assert_close(nbrs['sims'], expected.sims)
-    assert torch.equal(nbrs['labels'], (perm % 4)[expected.indices])
-    # Each neighbour is pictured by exactly its own gallery image.
-    assert torch.equal(nbrs['image_indices'], perm[expected.indices])
-
-
 def test_draw_neighbor_grid_size(tmp_path):
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 256, (28, 28), dtype=np.uint8) for _ in range(9)]
@@ -124,13 +85,18 @@ def test_draw_neighbor_grid_size(tmp_path):
         caption='caption ' * 60,
         neighbor_notes=[['x', ''], ['', 'y'], ['z', 'w']])
     check_png(out, figure, rows=3, cols=3)
+    # The tiles show the images: a white neighbour tile and a black one
+    # make the picture both brighter and darker than a mid-grey grid.
+    with Image.open(out) as img:
+        pixels = np.asarray(img.convert('L'))
+    assert pixels.min() < 20 and pixels.max() > 235
 
 
 # -------------------------------------------------------- Fashion-MNIST runs
 @pytest.fixture(scope='module')
 def nnclr_checkpoint(tmp_path_factory):
     """A seeded random-init NNCLR demo model whose support set holds the
-    projections (and labels) of the first NUM_QUEUED train images."""
+    projections, labels and dataset indices of the train images STORED."""
     from mmpretrain.registry import DATASETS, MODELS
 
     init_default_scope('mmpretrain')
@@ -140,11 +106,11 @@ def nnclr_checkpoint(tmp_path_factory):
     model.init_weights()
     data_cfg = Config.fromfile(DATA_CONFIG)
     train_ds = DATASETS.build(
-        dict(data_cfg.train_dataloader.dataset, data_root=DATA_ROOT,
-             indices=NUM_QUEUED))
-    feats, labels = embed_images(
-        model, iter_batches(train_ds, range(NUM_QUEUED), BATCH_SIZE))
-    model.head.queue.enqueue(feats, labels)
+        dict(data_cfg.train_dataloader.dataset, data_root=DATA_ROOT))
+    feats, labels = extract_features(
+        model, iter_batches(train_ds, STORED.tolist(), BATCH_SIZE),
+        projection=True)
+    model.head.queue.enqueue(feats, labels=labels, sample_idx=STORED)
     assert model.head.queue.filled == NUM_QUEUED
     ckpt = str(tmp_path_factory.mktemp('nnclr') / 'nnclr_random_init.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
@@ -155,7 +121,7 @@ def nnclr_checkpoint(tmp_path_factory):
 
 
 def run_tool(setup: dict, out: str, *extra: str) -> dict:
-    return load_tool().main([
+    return visualize_neighbors.main([
         setup['config'], setup['ckpt'], '--out', out, '--data-root',
         DATA_ROOT, '--max-gallery',
         str(MAX_GALLERY), '--num-queries', '4', '--k', '3', '--batch-size',
@@ -199,11 +165,8 @@ def test_support_set_source_is_the_queue_lookup(nnclr_checkpoint, tmp_path):
         test_ds.get_data_info(i)['gt_label'] for i in res['query_indices']
     ]
 
-    # Queue row r holds train image r, which is gallery image r: every
-    # neighbour is pictured by exactly the image that was enqueued.
-    assert res['image_indices'] == res['neighbor_indices']
-    assert res['image_labels'] == res['neighbor_labels']
-    assert min(min(row) for row in res['image_sims']) > 1 - 1e-5
+    # Every neighbour is pictured by exactly the image that was enqueued.
+    assert res['image_indices'] == STORED[expected.indices].tolist()
 
     labels = torch.tensor(res['neighbor_labels'])
     agree = (labels == torch.tensor(res['query_labels']).view(-1, 1))
@@ -217,7 +180,6 @@ def test_dataset_source_is_knn_over_the_gallery(nnclr_checkpoint, tmp_path):
     res = run_tool(setup, out, '--source', 'dataset', '--k', '5', '--seed',
                    '1')
     assert res['source'] == 'dataset' and res['k'] == 5
-    assert res['image_sims'] is None
     check_png(out, res['figure'], rows=4, cols=6)
     # The images are the neighbours themselves, sorted by similarity.
     assert res['image_indices'] == res['neighbor_indices']
@@ -225,3 +187,24 @@ def test_dataset_source_is_knn_over_the_gallery(nnclr_checkpoint, tmp_path):
                for i in row)
     sims = torch.tensor(res['neighbor_sims'])
     assert bool((sims[:, :-1] >= sims[:, 1:]).all())
+
+
+@needs_data
+def test_support_set_without_matching_images_is_refused(nnclr_checkpoint,
+                                                        tmp_path):
+    setup = nnclr_checkpoint
+    state = torch.load(setup['ckpt'], weights_only=False)['state_dict']
+    # A support set from before sample indices were stored.
+    old = dict(state, **{'head.queue.sample_idx': torch.full_like(
+        state['head.queue.sample_idx'], -1)})
+    old_ckpt = str(tmp_path / 'old.pth')
+    torch.save({'state_dict': old, 'meta': {}}, old_ckpt)
+    with pytest.raises(ValueError, match='--source dataset'):
+        run_tool(dict(setup, ckpt=old_ckpt), str(tmp_path / 'old.png'))
+    # Rows that claim other images than the data config holds there.
+    wrong = dict(state, **{'head.queue.sample_idx':
+                           (state['head.queue.sample_idx'] + 1) % 500})
+    wrong_ckpt = str(tmp_path / 'wrong.pth')
+    torch.save({'state_dict': wrong, 'meta': {}}, wrong_ckpt)
+    with pytest.raises(ValueError, match='pretrained on'):
+        run_tool(dict(setup, ckpt=wrong_ckpt), str(tmp_path / 'wrong.png'))

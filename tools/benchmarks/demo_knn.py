@@ -19,9 +19,7 @@ import sys
 import time
 from typing import Dict, List
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-from demo import CONFIGS, RESULTS  # noqa: E402
+from nnclr_plugin.apis.demo import CONFIGS, REPO, RESULTS
 
 
 def run_one(algo: str, seed: int, work_root: str, reuse: bool) -> Dict:

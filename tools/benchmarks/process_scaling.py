@@ -157,7 +157,7 @@ def render(report: Dict) -> str:
         f'with {r["threads"]} threads vs {r["procs"]} processes with '
         f'{r["threads"] // r["procs"]} each; median of {r["repeats"]} x '
         f'{r["steps"]} steps. Command: `{r["command"]}`.', '',
-        f'| processes | ms / step |', '|---|---|',
+        '| processes | ms / step |', '|---|---|',
         f'| 1 | {r["one_ms"]:.0f} |',
         f'| {r["procs"]} | {r["many_ms"]:.0f} |', '',
         f'Ratio {r["procs"]} / 1 processes: **{r["ratio"]:.3f}** '

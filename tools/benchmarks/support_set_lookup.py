@@ -7,8 +7,9 @@
 (Q, B, k, variant) point runs in its own process so that its peak memory
 can be read: on CPU the growth of the peak resident set over the set-up's
 (bank and queries already allocated), on CUDA ``max_memory_allocated``
-over the set-up's. Times are medians of ``--repeats`` lookups after one
-untimed lookup; the blocked/full ratios are taken within this one run.
+over the set-up's. Times are medians of at least ``--repeats`` lookups
+(more for fast points, up to half a second of them) after one untimed
+lookup; the blocked/full ratios are taken within this one run.
 
 Writes ``docs/results/speed/lookup.json``, ``docs/benchmarks_lookup.png``
 and the ``lookup`` section of ``docs/benchmarks.md``.
@@ -57,14 +58,17 @@ def child(size: int, dim: int, batch: int, k: int, variant: str,
         torch.cuda.reset_peak_memory_stats()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for i in range(repeats + 1):
+    times, first = [], True
+    # At least `repeats` lookups and half a second of them, so that the
+    # millisecond-scale points get a stable median too.
+    while len(times) < repeats or (sum(times) < 0.5 and len(times) < 50):
         start = time.perf_counter()
         nbrs = queue.nearest(query, k)
         if device == 'cuda':
             torch.cuda.synchronize()
-        if i:  # the first lookup warms up allocator and kernels
+        if not first:  # the first lookup warms up allocator and kernels
             times.append(time.perf_counter() - start)
+        first = False
     if device == 'cuda':
         extra = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
@@ -118,7 +122,8 @@ def render(report: Dict) -> str:
     lines = [
         '## Support-set lookup: time and memory', '',
         f'Machine: {report["machine"]}; d = {report["dim"]}, median of '
-        f'{report["repeats"]} lookups, each point in its own process. '
+        f'at least {report["repeats"]} lookups (up to 0.5 s of them), each '
+        'point in its own process. '
         '`blocked` is the default (`block_size=\'auto\'`, about 16 MiB of '
         'scores at a time), `full` builds the `B x Q` matrix '
         '(`block_size=None`, as lightly\'s memory bank). Command: '

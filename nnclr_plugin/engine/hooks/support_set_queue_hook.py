@@ -1,6 +1,7 @@
 """Hook that owns the lifecycle of every SupportSetQueue in a model."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -37,6 +38,26 @@ def uneven_batch_problem(num_samples: int, world_size: int, batch_size: int,
     return None
 
 
+def batch_meta(data_batch) -> Dict[str, Optional[torch.Tensor]]:
+    """Ground-truth labels and dataset indices of a batch's samples.
+
+    Each is None unless every sample has one (an unlabelled dataset, or a
+    pipeline whose ``PackInputs`` drops ``sample_idx``).
+    """
+    samples = data_batch.get('data_samples') if isinstance(
+        data_batch, dict) else None
+    meta = dict(labels=None, sample_idx=None)
+    if not samples:
+        return meta
+    if all('gt_label' in s for s in samples):
+        meta['labels'] = torch.stack(
+            [torch.as_tensor(s.gt_label).view(-1)[0] for s in samples])
+    if all('sample_idx' in s for s in samples):
+        meta['sample_idx'] = torch.tensor(
+            [int(s.sample_idx) for s in samples])
+    return meta
+
+
 def find_queues(model) -> List[Tuple[str, SupportSetQueue]]:
     """``(path, queue)`` for each :class:`SupportSetQueue` in ``model``."""
     if is_model_wrapper(model):
@@ -50,12 +71,15 @@ class SupportSetQueueHook(Hook):
     """Fill, check and monitor the support sets of any model.
 
     Before training it checks that every queue holds at least one global
-    batch. After each training iteration it enqueues what the model stashed
-    during the step (so lookups never see the current batch) and logs, per
-    queue, ``support_set/fill`` (share of valid rows), ``support_set/
-    nn_similarity`` (mean cosine of the top-1 neighbour) and, when the data
-    carry labels, ``support_set/nn_label_agreement`` (share of top-1
-    neighbours of the query's class, a diagnostic only).
+    batch. Before each iteration it hands every queue the batch's labels
+    and dataset indices (:func:`batch_meta`; stored with the rows for
+    diagnostics only, so no algorithm or head carries them) and switches
+    lookups off during warm-up. After the iteration it enqueues what the
+    model stashed during the step (so lookups never see the current batch)
+    and logs, per queue, ``support_set/fill`` (share of valid rows) and what
+    the queue recorded: ``nn_similarity`` (mean cosine of the top-1
+    neighbour), ``nn_label_agreement`` (share of top-1 neighbours of the
+    query's class) and the heads' own diagnostics.
 
     Args:
         warmup_iters (int): During the first ``warmup_iters`` iterations
@@ -104,8 +128,10 @@ class SupportSetQueueHook(Hook):
                           data_batch: DATA_BATCH = None) -> None:
         # Derived from the iteration counter, so a resumed run agrees.
         use = runner.iter >= self.warmup_iters
+        meta = batch_meta(data_batch)
         for _, queue in self.queues:
             queue.use_neighbors = use
+            queue.set_batch_meta(**meta)
 
     def after_train_iter(self,
                          runner,

@@ -1,4 +1,3 @@
 from .nnclr import NNCLR
-from .snclr import SNCLR
 
-__all__ = ['NNCLR', 'SNCLR']
+__all__ = ['NNCLR']

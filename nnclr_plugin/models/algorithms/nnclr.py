@@ -20,15 +20,6 @@ def linear_in_features(module: nn.Module) -> Optional[int]:
     return linears[0].in_features if linears else None
 
 
-def gt_labels(data_samples: Optional[List[DataSample]],
-              device: torch.device) -> Optional[torch.Tensor]:
-    """Ground-truth labels of a batch when every sample carries one."""
-    if not data_samples or not all('gt_label' in ds for ds in data_samples):
-        return None
-    return torch.cat([ds.gt_label.view(-1)[:1] for ds in data_samples
-                      ]).to(device)
-
-
 def check_head_dims(neck: nn.Module, head: nn.Module) -> None:
     """Fail at build time when the neck does not feed the head's queue."""
     neck_out = linear_out_features(neck)
@@ -59,7 +50,8 @@ class NNCLR(BaseSelfSupervisor):
         loss = (InfoNCE(NN(z1), p2) + InfoNCE(NN(z2), p1)) / 2
 
     The head (:class:`NNCLRHead`) owns predictor, support set and loss; the
-    :class:`SupportSetQueueHook` enqueues ``z1`` after each step.
+    :class:`SupportSetQueueHook` enqueues ``z1`` after each step. Any head
+    with ``symmetric_loss(z1, z2)`` fits.
 
     Args:
         backbone (dict): Backbone config.
@@ -94,8 +86,8 @@ class NNCLR(BaseSelfSupervisor):
 
         Args:
             inputs (list[Tensor]): Two batches of views.
-            data_samples (list[DataSample]): Their samples; ground-truth
-                labels, when present, feed only the NN-agreement log.
+            data_samples (list[DataSample]): Their samples (unused; the
+                hook hands their labels to the support set for its log).
 
         Returns:
             dict[str, Tensor]: ``loss``.
@@ -105,8 +97,4 @@ class NNCLR(BaseSelfSupervisor):
                              'with num_views=2 in the train pipeline)')
         z1 = self.neck(self.backbone(inputs[0]))[0]
         z2 = self.neck(self.backbone(inputs[1]))[0]
-        labels = gt_labels(data_samples, z1.device)
-        # The first call's target (z1) is the one enqueued after the step.
-        loss = 0.5 * (self.head.loss(z2, z1, labels) +
-                      self.head.loss(z1, z2, labels))
-        return dict(loss=loss)
+        return dict(loss=self.head.symmetric_loss(z1, z2))

@@ -6,8 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..memories import SupportSetQueue
-from .arguments import check_support_set_args
+from .support_set_head import SupportSetMixin, check_embedding_pair
 
 # Heads whose ``loss(input, target)`` compares a prediction made from
 # ``input`` with an embedding ``target`` of the same shape: replacing the
@@ -15,21 +14,8 @@ from .arguments import check_support_set_args
 WRAPPABLE_HEADS = ('LatentPredictHead', 'MoCoV3Head')
 
 
-def check_embedding_pair(owner: str, base_out: torch.Tensor,
-                         target_out: torch.Tensor) -> None:
-    """Clear error when an algorithm hands a head something else than two
-    ``(N, D)`` embeddings (e.g. SimCLR passes similarity logits)."""
-    if base_out.dim() != 2 or base_out.shape != target_out.shape:
-        raise ValueError(
-            f'{owner}.loss expects two (N, D) embeddings, as passed by '
-            'NNCLR, MoCoV3, BYOL and SimSiam (head.loss(online, target)); '
-            f'got {tuple(base_out.shape)} and {tuple(target_out.shape)}. '
-            "SimCLR's head receives similarity logits and cannot take a "
-            'support set: use type=\'NNCLR\' instead')
-
-
 @MODELS.register_module()
-class NearestNeighborTargetHead(BaseModule):
+class NearestNeighborTargetHead(SupportSetMixin, BaseModule):
     """Swap the target side of a head for its support-set nearest neighbour.
 
     Wraps a head with the ``loss(input, target)`` shape of mmpretrain's
@@ -76,43 +62,30 @@ class NearestNeighborTargetHead(BaseModule):
                 "positives with an InfoNCE loss use type='NNCLR' with "
                 "NNCLRHead, or NNCLRHead under type='MoCoV3'")
         self.head = MODELS.build(head)
-        self.queue: SupportSetQueue = MODELS.build(queue)
-        check_support_set_args('NearestNeighborTargetHead', k, 0, self.queue,
-                               enqueue)
-        self.k = k
-        self.enqueue = enqueue
+        self.build_support_set(queue, k, enqueue, k_min=0)
 
-    def target(self,
-               target_out: torch.Tensor,
-               labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def target(self, target_out: torch.Tensor) -> torch.Tensor:
         """The neighbour that replaces ``target_out`` (no gradient), or
         ``target_out`` itself when the swap is off."""
-        queue = self.queue
-        if self.k == 0 or queue.is_empty or not queue.use_neighbors:
+        nbrs = self.neighbors(target_out)
+        if nbrs is None:
             return target_out
-        nbrs = queue.nearest(target_out, self.k)
-        queue.record_lookup(nbrs, labels)
         nn_target = F.normalize(nbrs.feats.mean(dim=1), dim=1)
         return nn_target.to(target_out.dtype)
 
-    def loss(self,
-             base_out: torch.Tensor,
-             target_out: torch.Tensor,
-             labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def loss(self, base_out: torch.Tensor,
+             target_out: torch.Tensor) -> torch.Tensor:
         """The wrapped head's loss against the neighbour of ``target_out``.
 
         Args:
             base_out (Tensor): ``(N, D)`` online embeddings.
             target_out (Tensor): ``(N, D)`` targets (momentum projections
                 for BYOL/MoCo v3, the other view for SimSiam).
-            labels (Tensor, optional): ``(N,)`` labels for diagnostics.
 
         Returns:
             Tensor: The wrapped head's loss.
         """
         check_embedding_pair(type(self).__name__, base_out, target_out)
-        loss = self.head.loss(base_out, self.target(target_out, labels))
-        if self.training and self.k > 0:
-            self.queue.stash(target_out, labels,
-                             first_only=self.enqueue == 'first')
+        loss = self.head.loss(base_out, self.target(target_out))
+        self.stash_targets(target_out)
         return loss

@@ -6,15 +6,13 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..memories import SupportSetQueue
-from .arguments import check_support_set_args
-from .nearest_neighbor_target_head import check_embedding_pair
+from .support_set_head import SupportSetMixin, check_embedding_pair
 
 TOPK_MODES = ('mean', 'sample')
 
 
 @MODELS.register_module()
-class NNCLRHead(BaseModule):
+class NNCLRHead(SupportSetMixin, BaseModule):
     """Head of NNCLR (Dwibedi et al., ICCV 2021).
 
     ``loss(base_out, target_out)`` predicts from ``base_out`` and contrasts
@@ -24,8 +22,9 @@ class NNCLRHead(BaseModule):
 
     The signature is that of mmpretrain's ``MoCoV3Head``, so the head also
     works under a stock ``type='MoCoV3'`` (NN positives from a momentum
-    target). The :class:`NNCLR` algorithm calls it twice per step,
-    ``loss(z2, z1)`` then ``loss(z1, z2)``.
+    target). The :class:`NNCLR` algorithm calls :meth:`symmetric_loss`,
+    which is ``(loss(z2, z1) + loss(z1, z2)) / 2`` with one lookup for both
+    views.
 
     Before any row has been enqueued, and during the warm-up iterations of
     :class:`SupportSetQueueHook`, the positive is ``target_out`` itself
@@ -60,49 +59,45 @@ class NNCLRHead(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.predictor = MODELS.build(predictor)
-        self.queue: SupportSetQueue = MODELS.build(queue)
         self.loss_module = MODELS.build(loss)
-        check_support_set_args('NNCLRHead', k, 1, self.queue, enqueue)
+        self.build_support_set(queue, k, enqueue, k_min=1)
         if topk_mode not in TOPK_MODES:
             raise ValueError(f'NNCLRHead: topk_mode must be one of '
                              f'{TOPK_MODES}, got {topk_mode!r}')
-        self.k = k
         self.topk_mode = topk_mode
-        self.enqueue = enqueue
 
-    def positives(self,
-                  target: torch.Tensor,
-                  labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def positives(self, target: torch.Tensor) -> torch.Tensor:
         """Replace each target row by its support-set positive.
 
         Args:
             target (Tensor): ``(N, D)`` projections.
-            labels (Tensor, optional): ``(N,)`` labels, only for the
-                NN-agreement diagnostic.
 
         Returns:
             Tensor: ``(N, D)`` positives, unit norm, no gradient.
         """
-        queue = self.queue
-        if queue.is_empty or not queue.use_neighbors:
+        nbrs = self.neighbors(target)
+        if nbrs is None:
             return F.normalize(target.detach(), dim=1)
-        nbrs = queue.nearest(target, self.k)
-        if self.k == 1:
-            pos = nbrs.feats[:, 0]
+        feats = nbrs.feats
+        if feats.shape[1] == 1:
+            pos = feats[:, 0]
         elif self.topk_mode == 'mean':
-            pos = F.normalize(nbrs.feats.mean(dim=1), dim=1)
+            pos = F.normalize(feats.mean(dim=1), dim=1)
         else:
             pick = torch.randint(
-                nbrs.feats.shape[1], (nbrs.feats.shape[0], 1, 1),
-                device=nbrs.feats.device).expand(-1, 1, nbrs.feats.shape[2])
-            pos = nbrs.feats.gather(1, pick)[:, 0]
-        queue.record_lookup(nbrs, labels)
+                feats.shape[1], (feats.shape[0], 1, 1),
+                device=feats.device).expand(-1, 1, feats.shape[2])
+            pos = feats.gather(1, pick)[:, 0]
         return pos.to(target.dtype)
 
-    def loss(self,
-             base_out: torch.Tensor,
-             target_out: torch.Tensor,
-             labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _contrast(self, base_out: torch.Tensor, target_out: torch.Tensor,
+                  pos: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_module(pos, self.predictor([base_out])[0])
+        self.stash_targets(target_out)
+        return loss
+
+    def loss(self, base_out: torch.Tensor,
+             target_out: torch.Tensor) -> torch.Tensor:
         """One direction of the NNCLR loss.
 
         Args:
@@ -110,16 +105,27 @@ class NNCLRHead(BaseModule):
                 predictor (gradient flows here).
             target_out (Tensor): ``(N, D)`` projections whose nearest
                 neighbours are the positives; enqueued after the step.
-            labels (Tensor, optional): ``(N,)`` labels for diagnostics.
 
         Returns:
             Tensor: Scalar loss.
         """
         check_embedding_pair(type(self).__name__, base_out, target_out)
-        pred = self.predictor([base_out])[0]
-        pos = self.positives(target_out, labels)
-        loss = self.loss_module(pos, pred)
-        if self.training:
-            self.queue.stash(target_out, labels,
-                             first_only=self.enqueue == 'first')
-        return loss
+        return self._contrast(base_out, target_out,
+                              self.positives(target_out))
+
+    def symmetric_loss(self, z1: torch.Tensor,
+                       z2: torch.Tensor) -> torch.Tensor:
+        """``(loss(z2, z1) + loss(z1, z2)) / 2`` with one support-set
+        lookup for both views (one pass over the queue instead of two).
+
+        Args:
+            z1 (Tensor): ``(N, D)`` projections of view 1 (enqueued).
+            z2 (Tensor): ``(N, D)`` projections of view 2.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        check_embedding_pair(type(self).__name__, z1, z2)
+        pos1, pos2 = self.positives(torch.cat([z1, z2])).chunk(2)
+        return 0.5 * (self._contrast(z2, z1, pos1) +
+                      self._contrast(z1, z2, pos2))

@@ -1,17 +1,17 @@
 """SNCLR head: soft neighbours weighted by a positiveness cross-attention."""
+import math
 from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..memories import SupportSetQueue
-from .arguments import check_bool, check_support_set_args
-from .nearest_neighbor_target_head import check_embedding_pair
+from .support_set_head import (SupportSetMixin, check_bool,
+                               check_embedding_pair)
 
 
 @MODELS.register_module()
-class SoftNeighborHead(BaseModule):
+class SoftNeighborHead(SupportSetMixin, BaseModule):
     """Head of SNCLR (Ge et al., ICLR 2023), a drop-in for ``MoCoV3Head``.
 
     ``loss(base_out, momentum_out)`` has ``MoCoV3Head``'s signature, so a
@@ -60,31 +60,24 @@ class SoftNeighborHead(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.predictor = MODELS.build(predictor)
-        self.queue: SupportSetQueue = MODELS.build(queue)
+        self.build_support_set(queue, k, enqueue, k_min=0)
         positiveness = dict(positiveness)
         if positiveness.get('type') == 'PositivenessCrossAttention':
             positiveness.setdefault('embed_dims', self.queue.feat_dim)
         self.positiveness = MODELS.build(positiveness)
         self.loss_module = MODELS.build(loss)
-        check_support_set_args('SoftNeighborHead', k, 0, self.queue, enqueue)
         check_bool('SoftNeighborHead', detach_weights=detach_weights)
-        self.k = k
         self.detach_weights = detach_weights
-        self.enqueue = enqueue
 
-    def candidates(self,
-                   keys: torch.Tensor,
-                   labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def candidates(self, keys: torch.Tensor) -> torch.Tensor:
         """``(B, K', D)`` unit-norm candidates of each key, no gradient.
 
         ``K' = min(k, filled rows)``, and 0 when soft neighbours are off
         (``k=0``, empty memory, warm-up).
         """
-        queue = self.queue
-        if self.k == 0 or queue.is_empty or not queue.use_neighbors:
+        nbrs = self.neighbors(keys)
+        if nbrs is None:
             return keys.new_zeros(keys.shape[0], 0, keys.shape[1])
-        nbrs = queue.nearest(keys, self.k)
-        queue.record_lookup(nbrs, labels)
         return nbrs.feats.to(keys.dtype)
 
     def record_peakedness(self, weights: torch.Tensor) -> None:
@@ -94,19 +87,16 @@ class SoftNeighborHead(BaseModule):
         1 when one candidate takes all); ``positiveness_entropy`` the mean
         entropy divided by ``log K`` (1 when flat, 0 when one-hot).
         """
-        stats = self.queue.stats
-        stats.setdefault('positiveness_max', []).append(
-            float(weights.max(dim=1).values.mean()))
+        self.queue.record('positiveness_max',
+                          weights.max(dim=1).values.mean())
         k = weights.shape[1]
         if k > 1:
             entropy = -(weights * weights.clamp_min(1e-12).log()).sum(dim=1)
-            stats.setdefault('positiveness_entropy', []).append(
-                float(entropy.mean() / torch.log(torch.tensor(float(k)))))
+            self.queue.record('positiveness_entropy',
+                              entropy.mean() / math.log(k))
 
-    def loss(self,
-             base_out: torch.Tensor,
-             momentum_out: torch.Tensor,
-             labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def loss(self, base_out: torch.Tensor,
+             momentum_out: torch.Tensor) -> torch.Tensor:
         """One direction of the SNCLR loss.
 
         Args:
@@ -114,21 +104,18 @@ class SoftNeighborHead(BaseModule):
                 cross-attention; input of the predictor).
             momentum_out (Tensor): ``(B, D)`` momentum projections of the
                 other view (keys; their neighbours are the candidates).
-            labels (Tensor, optional): ``(B,)`` labels for diagnostics.
 
         Returns:
             Tensor: Scalar loss.
         """
         check_embedding_pair(type(self).__name__, base_out, momentum_out)
         pred = self.predictor([base_out])[0]
-        cands = self.candidates(momentum_out, labels)
+        cands = self.candidates(momentum_out)
         weights = self.positiveness(base_out, cands)
         if self.detach_weights:
             weights = weights.detach()
         if weights.numel():
             self.record_peakedness(weights.detach())
         loss = self.loss_module(pred, momentum_out, cands, weights)
-        if self.training:
-            self.queue.stash(momentum_out, labels,
-                             first_only=self.enqueue == 'first')
+        self.stash_targets(momentum_out)
         return loss

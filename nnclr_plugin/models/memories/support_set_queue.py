@@ -1,51 +1,20 @@
 """The support set of NNCLR / candidate memory of SNCLR."""
-from typing import List, NamedTuple, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import gather_no_grad, topk_inner_product
+from ..utils import auto_block_size, gather_no_grad, topk_inner_product
+from .neighbors import Neighbors, label_agreement
 
+# Per-row metadata kept for diagnostics: the ground-truth label and the
+# dataset index of the sample whose projection the row holds.
+META = ('labels', 'sample_idx')
 HOOK_HINT = ("add custom_hooks = [dict(type='SupportSetQueueHook')] to the "
              'config, or call queue.manage_manually() and queue.flush() '
              'after each optimisation step yourself')
-
-
-class Neighbors(NamedTuple):
-    """Result of :meth:`SupportSetQueue.nearest`.
-
-    Attributes:
-        feats (Tensor): ``(B, k, D)`` neighbour vectors (unit norm).
-        indices (Tensor): ``(B, k)`` their rows in the queue.
-        sims (Tensor): ``(B, k)`` cosine similarities, descending.
-    """
-    feats: torch.Tensor
-    indices: torch.Tensor
-    sims: torch.Tensor
-
-
-def auto_block_size(query: torch.Tensor, k: int = 1,
-                    score_bytes: int = 16 * 2**20) -> int:
-    """Queue rows per lookup block for ``block_size='auto'``.
-
-    About ``score_bytes`` of scores per block, so that the max / top-k pass
-    reads them from cache, but at least 4,096 rows (8,192 for ``k > 1``,
-    whose per-block top-k has a fixed cost). Measured on CPU with
-    ``tools/benchmarks/support_set_lookup.py``: 0.7-0.85x the time of one
-    full score matrix at 98,304 rows.
-
-    Args:
-        query (Tensor): ``(B, D)`` queries of the lookup.
-        k (int): Neighbours per query.
-        score_bytes (int): Target size of one block of scores.
-
-    Returns:
-        int: Rows per block.
-    """
-    per_row = max(1, query.shape[0] * query.element_size())
-    return max(4096 if k == 1 else 8192, score_bytes // per_row)
 
 
 @MODELS.register_module()
@@ -53,14 +22,22 @@ class SupportSetQueue(BaseModule):
     """FIFO queue of L2-normalised projections with top-k cosine lookup.
 
     State lives in persistent buffers (``queue``, ``ptr``, ``num_filled``,
-    ``labels``), so it is checkpointed, resumed and moved with the model.
+    and for diagnostics ``labels`` and ``sample_idx``, the dataset index of
+    each row), so it is checkpointed, resumed and moved with the model.
     Under DDP :meth:`enqueue` all-gathers the new rows first, so every rank
-    holds the same queue, in rank order, as one process fed the concatenated
-    batch would.
+    holds the same queue, in rank order, as one process fed the
+    concatenated batch would.
 
-    Training code does not enqueue directly: it :meth:`stash` es the rows of
-    the current step, and :class:`SupportSetQueueHook` calls :meth:`flush`
-    after the optimiser step. Lookups therefore never see the current batch.
+    One training step, as :class:`SupportSetQueueHook` drives it:
+
+    1. the hook hands over the batch's labels and sample indices
+       (:meth:`set_batch_meta`) and switches lookups off during warm-up;
+    2. a head calls :meth:`lookup` (``None`` while there is nothing to use:
+       then it falls back to the view itself) and :meth:`stash` es its rows;
+    3. after the optimiser step the hook calls :meth:`flush`, which
+       enqueues the stashed rows, and logs :meth:`pop_stats`.
+
+    Lookups therefore never see the current batch.
 
     Args:
         size (int): Number of rows (the support set size).
@@ -71,9 +48,9 @@ class SupportSetQueue(BaseModule):
             once; ``'auto'`` picks blocks of about 16 MiB of scores for the
             batch at hand (see :func:`auto_block_size`). The result does not
             depend on it. Defaults to ``'auto'``.
-        track_labels (bool): Keep the ground-truth labels of enqueued rows
-            for the NN-agreement diagnostic (never used by a loss).
-            Defaults to True.
+        track_labels (bool): Keep the labels and dataset indices of
+            enqueued rows, for the NN-agreement log and the neighbour
+            picture (never used by a loss). Defaults to True.
         gather_distributed (bool): All-gather rows across ranks before
             enqueueing. Defaults to True.
         init_cfg (dict, optional): Unused; kept for mmengine's interface.
@@ -110,15 +87,18 @@ class SupportSetQueue(BaseModule):
         self.register_buffer('queue', torch.zeros(size, feat_dim))
         self.register_buffer('ptr', torch.zeros((), dtype=torch.long))
         self.register_buffer('num_filled', torch.zeros((), dtype=torch.long))
-        self.register_buffer('labels',
-                             torch.full((size, ), -1, dtype=torch.long))
-        # Run-time state, not checkpointed: rows waiting for flush(), who
-        # calls flush(), and whether lookups are switched on (warm-up).
-        self._pending: List[torch.Tensor] = []
-        self._pending_labels: List[Optional[torch.Tensor]] = []
+        for name in META:
+            self.register_buffer(name,
+                                 torch.full((size, ), -1, dtype=torch.long))
+        # Run-time state, not checkpointed: the batch's metadata, rows
+        # waiting for flush(), who calls flush(), whether lookups are on
+        # (warm-up) and the diagnostics of this step.
+        self._batch_meta: Dict[str, Optional[torch.Tensor]] = dict.fromkeys(
+            META)
+        self._pending: List[Tuple[torch.Tensor, Dict]] = []
         self.manager: Optional[str] = None
         self.use_neighbors = True
-        self.stats: dict = {}
+        self.stats: Dict[str, List[float]] = {}
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
@@ -165,26 +145,55 @@ class SupportSetQueue(BaseModule):
                 f'({self.feat_dim}) must equal the projection (neck) '
                 'out_channels')
 
+    def set_batch_meta(self,
+                       labels: Optional[torch.Tensor] = None,
+                       sample_idx: Optional[torch.Tensor] = None) -> None:
+        """Labels and dataset indices of this step's batch (this rank).
+
+        Rows stashed or looked up with as many rows as the batch (or a
+        multiple: several views stacked) are matched to them in order;
+        other rows get -1 (unknown).
+        """
+        self._batch_meta = dict(labels=labels, sample_idx=sample_idx)
+
+    def _meta_for(self, num_rows: int, device) -> Dict[str, torch.Tensor]:
+        meta = {}
+        for name, values in self._batch_meta.items():
+            if values is not None and len(values) and \
+                    num_rows % len(values) == 0:
+                meta[name] = values.to(device).long().repeat(
+                    num_rows // len(values))
+            else:
+                meta[name] = torch.full((num_rows, ), -1, dtype=torch.long,
+                                        device=device)
+        return meta
+
     # ------------------------------------------------------------ write
     @torch.no_grad()
-    def enqueue(self,
-                feats: torch.Tensor,
-                labels: Optional[torch.Tensor] = None) -> None:
+    def enqueue(self, feats: torch.Tensor, **meta: torch.Tensor) -> None:
         """Normalise, gather across ranks and write rows FIFO.
 
         Args:
             feats (Tensor): ``(N, feat_dim)`` rows of this rank.
-            labels (Tensor, optional): ``(N,)`` ground-truth labels, stored
-                for diagnostics only. Every rank must pass them or none.
+            **meta (Tensor): Optional ``labels`` and ``sample_idx``, ``(N,)``
+                each, stored for diagnostics only (-1 when not given).
         """
         self._check_dim(feats, 'enqueue(feats)')
+        unknown = set(meta) - set(META)
+        if unknown:
+            raise TypeError(f'SupportSetQueue.enqueue: unknown metadata '
+                            f'{sorted(unknown)}; expected {META}')
         feats = F.normalize(feats.detach().float(), dim=1)
-        if labels is None:
-            labels = torch.full((feats.shape[0], ), -1, dtype=torch.long,
-                                device=feats.device)
+        meta = {
+            name: (meta[name].to(feats.device).long()
+                   if meta.get(name) is not None else torch.full(
+                       (feats.shape[0], ), -1, dtype=torch.long,
+                       device=feats.device))
+            for name in META
+        }
         if self.gather_distributed:
             feats = gather_no_grad(feats)
-            labels = gather_no_grad(labels.to(feats.device))
+            meta = {k: gather_no_grad(v) for k, v in meta.items()}
         n = feats.shape[0]
         if n > self.size:
             raise ValueError(
@@ -195,19 +204,16 @@ class SupportSetQueue(BaseModule):
         rows = (torch.arange(n, device=self.queue.device) + ptr) % self.size
         self.queue[rows] = feats.to(self.queue.dtype)
         if self.track_labels:
-            self.labels[rows] = labels.to(self.labels.device).long()
+            for name, values in meta.items():
+                getattr(self, name)[rows] = values.to(self.queue.device)
         self.ptr.fill_((ptr + n) % self.size)
         self.num_filled.fill_(min(self.filled + n, self.size))
 
-    def stash(self,
-              feats: torch.Tensor,
-              labels: Optional[torch.Tensor] = None,
-              first_only: bool = False) -> None:
+    def stash(self, feats: torch.Tensor, first_only: bool = False) -> None:
         """Keep rows of the current step for the next :meth:`flush`.
 
         Args:
-            feats (Tensor): ``(N, feat_dim)`` rows.
-            labels (Tensor, optional): ``(N,)`` labels for diagnostics.
+            feats (Tensor): ``(N, feat_dim)`` rows, in batch order.
             first_only (bool): Ignore the rows if some are already waiting,
                 i.e. keep only the first stash of each step.
 
@@ -221,9 +227,8 @@ class SupportSetQueue(BaseModule):
         self._check_dim(feats, 'stash(feats)')
         if first_only and self._pending:
             return
-        self._pending.append(feats.detach())
-        self._pending_labels.append(
-            None if labels is None else labels.detach())
+        self._pending.append(
+            (feats.detach(), self._meta_for(feats.shape[0], feats.device)))
 
     @property
     def has_pending(self) -> bool:
@@ -233,14 +238,13 @@ class SupportSetQueue(BaseModule):
         """Enqueue every stashed row (in stash order) and clear the stash."""
         if not self._pending:
             return
-        feats = torch.cat(self._pending, dim=0)
-        if any(lb is None for lb in self._pending_labels):
-            labels = None
-        else:
-            labels = torch.cat(self._pending_labels, dim=0)
+        feats = torch.cat([f for f, _ in self._pending], dim=0)
+        meta = {
+            name: torch.cat([m[name] for _, m in self._pending], dim=0)
+            for name in META
+        }
         self._pending.clear()
-        self._pending_labels.clear()
-        self.enqueue(feats, labels)
+        self.enqueue(feats, **meta)
 
     def manage_manually(self) -> None:
         """Declare that the caller flushes the queue (no hook needed)."""
@@ -277,31 +281,30 @@ class SupportSetQueue(BaseModule):
         best_sims, best_idx = topk_inner_product(query, bank, k, block)
         return Neighbors(bank[best_idx], best_idx, best_sims)
 
+    def lookup(self, query: torch.Tensor, k: int) -> Optional[Neighbors]:
+        """:meth:`nearest` for training, or None when there is nothing to
+        use: ``k == 0``, an empty queue, or lookups switched off (the
+        hook's warm-up). Records the lookup's diagnostics."""
+        if k == 0 or self.is_empty or not self.use_neighbors:
+            return None
+        nbrs = self.nearest(query, k)
+        self.record('nn_similarity', float(nbrs.sims[:, 0].mean()))
+        if self.track_labels:
+            query_labels = self._meta_for(query.shape[0],
+                                          self.labels.device)['labels']
+            agreement = label_agreement(query_labels,
+                                        self.labels[nbrs.indices[:, :1]])
+            if agreement is not None:
+                self.record('nn_label_agreement', agreement)
+        return nbrs
+
     # ------------------------------------------------------ diagnostics
-    @torch.no_grad()
-    def record_lookup(self,
-                      nbrs: Neighbors,
-                      labels: Optional[torch.Tensor] = None) -> None:
-        """Remember the quality of a lookup for :meth:`pop_stats`.
+    def record(self, name: str, value: float) -> None:
+        """Add a value to this step's diagnostic ``name`` (logged as
+        ``support_set/<name>`` by the hook, averaged over the step)."""
+        self.stats.setdefault(name, []).append(float(value))
 
-        Args:
-            nbrs (Neighbors): What :meth:`nearest` returned.
-            labels (Tensor, optional): ``(B,)`` labels of the queries; with
-                them the share of top-1 neighbours of the same class is
-                recorded (NNCLR's "NN accuracy"; never used by a loss).
-        """
-        self.stats.setdefault('nn_similarity', []).append(
-            float(nbrs.sims[:, 0].mean()))
-        if labels is None or not self.track_labels:
-            return
-        nn_labels = self.labels[nbrs.indices[:, 0]]
-        known = nn_labels >= 0
-        if bool(known.any()):
-            agree = nn_labels[known] == labels.to(nn_labels.device)[known]
-            self.stats.setdefault('nn_label_agreement', []).append(
-                float(agree.float().mean()))
-
-    def pop_stats(self) -> dict:
+    def pop_stats(self) -> Dict[str, float]:
         """Mean of each recorded diagnostic since the last call; resets."""
         out = {k: sum(v) / len(v) for k, v in self.stats.items() if v}
         self.stats = {}

@@ -1,0 +1,84 @@
+"""What every support-set head does: build and check its queue, look up
+neighbours or fall back to the view itself, stash its targets."""
+from typing import Optional
+
+import torch
+from mmpretrain.registry import MODELS
+
+from ..memories import Neighbors, SupportSetQueue
+
+ENQUEUE_MODES = ('first', 'all')
+
+
+def check_bool(owner: str, **flags) -> None:
+    """Raise unless every flag is a real bool.
+
+    A config value such as ``threshold=0.5`` or ``detach_weights='no'``
+    would otherwise be tested for truthiness and silently mean ``True``.
+    """
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f'{owner}: {key} must be a bool (True/False), '
+                             f'got {key}={value!r}')
+
+
+def check_embedding_pair(owner: str, base_out: torch.Tensor,
+                         target_out: torch.Tensor) -> None:
+    """Clear error when an algorithm hands a head something else than two
+    ``(N, D)`` embeddings (e.g. SimCLR passes similarity logits)."""
+    if base_out.dim() != 2 or base_out.shape != target_out.shape:
+        raise ValueError(
+            f'{owner}.loss expects two (N, D) embeddings, as passed by '
+            'NNCLR, MoCoV3, BYOL and SimSiam (head.loss(online, target)); '
+            f'got {tuple(base_out.shape)} and {tuple(target_out.shape)}. '
+            "SimCLR's head receives similarity logits and cannot take a "
+            'support set: use type=\'NNCLR\' instead')
+
+
+class SupportSetMixin:
+    """Mixed into a head (an ``nn.Module``) that owns a support set.
+
+    Call :meth:`build_support_set` in ``__init__``; then :meth:`neighbors`
+    gives the top-``k`` rows for a batch of targets or None when the head
+    must fall back to the targets themselves (``k == 0``, empty queue, the
+    hook's warm-up), and :meth:`stash_targets` hands the step's targets to
+    the queue, which :class:`SupportSetQueueHook` enqueues after the
+    optimiser step. Diagnostics go to the queue (``self.queue.record``).
+    """
+
+    queue: SupportSetQueue
+    k: int
+    enqueue: str
+
+    def build_support_set(self, queue: dict, k: int, enqueue: str,
+                          k_min: int) -> None:
+        """Build ``self.queue`` and check ``k`` and ``enqueue``.
+
+        Args:
+            queue (dict): Config of the :class:`SupportSetQueue`.
+            k (int): Neighbours per target, in ``[k_min, queue.size]``.
+            enqueue (str): ``'first'``: stash the targets of the first loss
+                call of a step; ``'all'``: of every call.
+            k_min (int): 1 when the head needs a neighbour, 0 when ``k=0``
+                switches neighbours off.
+        """
+        owner = type(self).__name__
+        self.queue = MODELS.build(queue)
+        if not isinstance(k, int) or isinstance(k, bool) or \
+                not k_min <= k <= self.queue.size:
+            raise ValueError(f'{owner}: k={k!r} must be an int in [{k_min}, '
+                             f'queue.size={self.queue.size}]')
+        if enqueue not in ENQUEUE_MODES:
+            raise ValueError(f'{owner}: enqueue must be one of '
+                             f'{ENQUEUE_MODES}, got {enqueue!r}')
+        self.k = k
+        self.enqueue = enqueue
+
+    def neighbors(self, targets: torch.Tensor) -> Optional[Neighbors]:
+        """Top-``k`` support-set rows of each target, or None (fall back)."""
+        return self.queue.lookup(targets, self.k)
+
+    def stash_targets(self, targets: torch.Tensor) -> None:
+        """Hand this call's targets to the queue (training only)."""
+        if self.training and self.k > 0:
+            self.queue.stash(targets, first_only=self.enqueue == 'first')
