@@ -19,6 +19,7 @@ Examples::
     python tools/benchmarks/support_set_lookup.py          # the whole sweep
     python tools/benchmarks/support_set_lookup.py --sizes 98304 \\
         --batches 4096 --ks 1 --no-docs                    # one point
+    python tools/benchmarks/support_set_lookup.py --ks 30 --update  # redo k=30
 """
 import argparse
 import json
@@ -134,22 +135,28 @@ def render(report: Dict) -> str:
     for r in goal_rows(rows):
         met = (r['blocked_extra_mib'] <= GOAL['max_extra_mib']
                and r['time_ratio'] <= 1.0)
+        returned = r['batch'] * r['k'] * report['dim'] * 4 / 2**20
         lines.append(
             f'- k = {r["k"]}: blocked {r["blocked_ms"]:.0f} ms vs full '
             f'{r["full_ms"]:.0f} ms (**{r["time_ratio"]:.2f}x**), peak '
             f'growth {r["blocked_extra_mib"]:.0f} MiB vs '
-            f'{r["full_extra_mib"]:.0f} MiB: goal '
+            f'{r["full_extra_mib"]:.0f} MiB, of which {returned:.0f} MiB '
+            f'are the returned neighbours: goal '
             f'{"met" if met else "NOT met"}.')
-    lines += ['', '| Q | B | k | full ms | blocked ms | blocked/full | '
-              'full peak MiB | blocked peak MiB | same result |',
-              '|---|---|---|---|---|---|---|---|---|']
+    lines += ['', 'Both peaks include the `(B, k, d)` neighbour vectors the '
+              'lookup returns (last column); the rest is its working '
+              'memory.', '',
+              '| Q | B | k | full ms | blocked ms | blocked/full | '
+              'full peak MiB | blocked peak MiB | same result | returned '
+              'MiB |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
+        returned = r['batch'] * r['k'] * report['dim'] * 4 / 2**20
         lines.append(
             f'| {r["size"]:,} | {r["batch"]:,} | {r["k"]} | '
             f'{r["full_ms"]:.1f} | {r["blocked_ms"]:.1f} | '
             f'{r["time_ratio"]:.2f} | {r["full_extra_mib"]:.0f} | '
             f'{r["blocked_extra_mib"]:.0f} | '
-            f'{"yes" if r["same_result"] else "NO"} |')
+            f'{"yes" if r["same_result"] else "NO"} | {returned:.0f} |')
     lines += ['', '![lookup scaling](benchmarks_lookup.png)', '']
     return '\n'.join(lines)
 
@@ -202,6 +209,8 @@ def main() -> None:
                                                   'lookup.json'))
     parser.add_argument('--no-docs', action='store_true',
                         help='print only; leave docs/ as it is')
+    parser.add_argument('--update', action='store_true',
+                        help='re-measure only the given points of --out')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -210,7 +219,16 @@ def main() -> None:
                                args.device)))
         return
 
-    points = []
+    points, command = [], ' '.join([COMMAND] + sys.argv[1:])
+    if args.update and osp.isfile(args.out):
+        # Re-measure some points of an earlier sweep, keep the others.
+        with open(args.out) as f:
+            old = json.load(f)
+        redo = {(s, b, k) for s in args.sizes for b in args.batches
+                for k in args.ks}
+        points = [p for p in old['points']
+                  if (p['size'], p['batch'], p['k']) not in redo]
+        command = f'{old["command"]}, then {command}'
     for k in args.ks:
         for batch in args.batches:
             for size in args.sizes:
@@ -221,7 +239,7 @@ def main() -> None:
                           f'{p["median_ms"]:9.1f} ms, peak growth '
                           f'{p["peak_extra_mib"]:6.0f} MiB', flush=True)
     rows = pair_rows(points)
-    report = dict(command=' '.join([COMMAND] + sys.argv[1:]),
+    report = dict(command=command,
                   machine=machine_kind().replace(
                       f'({__import__("torch").get_num_threads()} threads)',
                       f'({points[0]["threads"]} threads)'),

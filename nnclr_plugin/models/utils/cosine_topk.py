@@ -87,9 +87,10 @@ def auto_block_size(query: torch.Tensor, k: int = 1,
 
     About ``score_bytes`` of scores per block, so that the max / top-k pass
     reads them from cache, but at least 4,096 rows (8,192 for ``k > 1``,
-    whose per-block top-k has a fixed cost). Measured on CPU with
-    ``tools/benchmarks/support_set_lookup.py``: 0.7-0.85x the time of one
-    full score matrix at 98,304 rows.
+    whose per-block top-k has a fixed cost: at B = 4,096 and k = 30, blocks
+    of 4,096 rows measured slower *and* with a higher peak than 8,192).
+    Measured on CPU with ``tools/benchmarks/support_set_lookup.py``:
+    0.7-0.9x the time of one full score matrix at 98,304 rows.
 
     Args:
         query (Tensor): ``(B, D)`` queries of the lookup.
