@@ -59,3 +59,9 @@ def test_cpu_run_of_small_models_writes_a_passing_report(tmp_path):
     assert {(r['k'], r['block_size']) for r in report['lookup']} == {
         (1, None), (30, None), (1, 8192), (30, 8192)}
     assert (tmp_path / 'gpu_check.md').read_text().startswith('# GPU check')
+    # A run fetched from the device machine goes into the benchmark page.
+    docs = tmp_path / 'docs'
+    assert gpu_check.main(['--to-docs', str(tmp_path / 'gpu_check.json'),
+                           '--docs-dir', str(docs)]) == 0
+    page = (docs / 'benchmarks.md').read_text()
+    assert '<!-- gpu-check:begin -->\n# GPU check' in page

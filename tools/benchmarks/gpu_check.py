@@ -13,9 +13,11 @@ On a machine with CUDA (``make gpu-check`` sets one up from carried wheels):
 4. lookup time at Q = 98,304, B = 4,096, d = 256 (k = 1 and 30, blocked
    and full), training-step time and ``torch.cuda.max_memory_allocated``.
 
-It writes ``gpu_check.json`` and ``gpu_check.md`` into ``--out-dir``. On a
-machine without CUDA it says so and exits 0; ``--device cpu`` runs every
-part on the CPU instead (what the test suite does, at a small size).
+It writes ``gpu_check.json`` and ``gpu_check.md`` into ``--out-dir``;
+``--to-docs gpu_check.json`` later puts a run's figures into the
+``gpu-check`` section of ``docs/benchmarks.md``. On a machine without CUDA
+it says so and exits 0; ``--device cpu`` runs every part on the CPU instead
+(what the test suite does, at a small size).
 
 Example::
 
@@ -312,7 +314,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--lookup-rows', type=int, default=98304)
     parser.add_argument('--lookup-batch', type=int, default=4096)
     parser.add_argument('--models', nargs='+', default=list(MODELS_TO_STEP))
+    parser.add_argument(
+        '--to-docs', metavar='JSON',
+        help='only write the gpu_check.json of a GPU run (e.g. fetched '
+        'from the device machine) into docs/benchmarks.md and exit')
+    parser.add_argument('--docs-dir', help='folder of benchmarks.md '
+                        '(default: the repository\'s docs/)')
     args = parser.parse_args(argv)
+    if args.to_docs:
+        from nnclr_plugin.utils.benchmark_docs import DOCS, write_section
+        with open(args.to_docs) as f:
+            report = json.load(f)
+        print('wrote', write_section('gpu-check', to_markdown(report),
+                                     args.docs_dir or DOCS))
+        return 0
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         print('No CUDA device here: gpu_check checks the CUDA path and has '
               'nothing to do (run it with --device cpu to exercise it on '
