@@ -50,6 +50,12 @@ STAMP="$VENV/.nnclr_plugin_setup"
 has_mmcv_ops() {
     "$VENV/bin/python" -c "from mmcv.utils import ext_loader; ext_loader.load_ext('_ext', ['nms'])" >/dev/null 2>&1
 }
+# Whether the installed mmcv ships its compiled extension, without importing
+# mmcv: right after a --no-deps install its dependencies (cv2, mmengine) are
+# not there yet, so an import would fail for the wrong reason.
+has_mmcv_ext_file() {
+    "$VENV/bin/python" -c "import glob, importlib.util, os, sys; spec = importlib.util.find_spec('mmcv'); sys.exit(0 if spec and glob.glob(os.path.join(os.path.dirname(spec.origin), '_ext*.so')) else 1)" >/dev/null 2>&1
+}
 if [ -f "$STAMP" ] && [ "$MMCV_OPS" = required ] && ! has_mmcv_ops; then
     log "mmcv was installed without its compiled ops; installing the full build"
     rm -f "$STAMP"
@@ -68,7 +74,7 @@ else
 
     # mmcv 2.1.0 has no wheel for torch 2.14: take one from a cache or build it.
     if "${PIP[@]}" install -q --no-deps --no-index --force-reinstall "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null \
-            && has_mmcv_ops; then
+            && has_mmcv_ext_file; then
         log "mmcv $MMCV_VERSION with ops from the wheel cache"
     elif [ "$MMCV_OPS" != required ]; then
         # Same package name and version, so the pinned requirements are met;
