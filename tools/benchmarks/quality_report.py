@@ -6,11 +6,12 @@ Used by ``quality.py``; every figure written here comes from the runs'
 import json
 import os
 import os.path as osp
-import platform
 import statistics
 from typing import Dict, List, Optional, Tuple
 
 import torch
+
+from nnclr_plugin.utils.benchmark_docs import machine_kind
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LABELS = {
@@ -25,11 +26,6 @@ LABELS = {
 PAIRS = [('nnclr', 'simclr'), ('snclr', 'mocov3'), ('snclr', 'nnclr'),
          ('nn-byol', 'byol'), ('nnclr', 'lightly-nnclr')]
 BEGIN, END = '<!-- quality:begin -->', '<!-- quality:end -->'
-
-
-def machine_kind() -> str:
-    return (f'{platform.machine()} CPU, {os.cpu_count()} cores, torch '
-            f'{torch.__version__} ({torch.get_num_threads()} threads)')
 
 
 def baselines(cache_dir: str, config: str) -> Dict:
