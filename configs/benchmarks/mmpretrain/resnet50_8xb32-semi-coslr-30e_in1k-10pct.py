@@ -1,7 +1,7 @@
 # Semi-supervised ImageNet-1k on SimCLR's 10 % label split (128,116 images,
 # `10percent.txt` in data/imagenet/meta/): the 1 % recipe with SimCLR's
 # 30 epochs instead of 60.
-_base_ = './resnet50_semi-8xb32-coslr-60e_in1k-1pct.py'
+_base_ = './resnet50_8xb32-semi-coslr-60e_in1k-1pct.py'
 
 train_dataloader = dict(dataset=dict(subset_file='meta/10percent.txt'))
 
