@@ -23,8 +23,8 @@ def topk_inner_product(query: Tensor,
 
     Two choices keep the blocked path as fast as one big matrix: for
     ``k == 1`` a running ``max`` (one pass over the scores, no sort) and
-    for ``k > 1`` one ``topk`` per block with a single merge at the end,
-    not a merge per block.
+    for ``k > 1`` one ``topk`` per block merged into a running ``B x k``
+    best list (a merge costs ``B x 2k``, nothing next to a block).
 
     Args:
         query (Tensor): ``(B, D)``.
@@ -51,7 +51,6 @@ def topk_inner_product(query: Tensor,
 
     buffer = query.new_empty(query.shape[0] * block)
     best = best_idx = None
-    block_vals, block_idx = [], []
     for start in range(0, num, block):
         rows = bank[start:start + block]
         scores = buffer[:query.shape[0] * rows.shape[0]].view(
@@ -73,12 +72,16 @@ def topk_inner_product(query: Tensor,
             # that copy small next to the block of scores.
             top = [part.topk(min(k, rows.shape[0]), dim=1)
                    for part in scores.split(TOPK_ROWS)]
-            block_vals.append(torch.cat([v for v, _ in top]))
-            block_idx.append(torch.cat([i for _, i in top]) + start)
-    if k == 1:
-        return best, best_idx
-    vals, order = torch.cat(block_vals, dim=1).topk(k, dim=1)
-    return vals, torch.cat(block_idx, dim=1).gather(1, order)
+            vals = torch.cat([v for v, _ in top])
+            idx = torch.cat([i for _, i in top]) + start
+            if best is not None:
+                # A running merge keeps only B x k candidates alive.
+                vals = torch.cat([best, vals], dim=1)
+                idx = torch.cat([best_idx, idx], dim=1)
+                vals, order = vals.topk(min(k, vals.shape[1]), dim=1)
+                idx = idx.gather(1, order)
+            best, best_idx = vals, idx
+    return best, best_idx
 
 
 def auto_block_size(query: torch.Tensor, k: int = 1,
