@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from nnclr_plugin.utils.benchmark_docs import machine_kind
+from nnclr_plugin.utils.benchmark_docs import machine_kind, write_section
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LABELS = {
@@ -25,7 +25,6 @@ LABELS = {
 }
 PAIRS = [('nnclr', 'simclr'), ('snclr', 'mocov3'), ('snclr', 'nnclr'),
          ('nn-byol', 'byol'), ('nnclr', 'lightly-nnclr')]
-BEGIN, END = '<!-- quality:begin -->', '<!-- quality:end -->'
 
 
 def baselines(cache_dir: str, config: str) -> Dict:
@@ -208,7 +207,7 @@ def _last(r: Dict, key: str) -> Optional[float]:
 
 def render(results: List[Dict], base: Dict, budget: int) -> str:
     """The markdown of the quality section."""
-    lines = [BEGIN, '']
+    lines = ['']
     machine = results[0].get('machine') if results else None
     lines += [
         '## Quality: Fashion-MNIST, kNN and linear probe',
@@ -379,7 +378,6 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
               '`command` in its `result.json`); for example:', '']
     for r in results[:1]:
         lines += ['```', r['command'], '```', '']
-    lines.append(END)
     return '\n'.join(lines)
 
 
@@ -390,17 +388,4 @@ def write_report(results: List[Dict], docs: str, root: str) -> str:
     base = baselines(osp.join(docs, 'results'), BENCH.format('simclr'))
     if results:
         _plot(results, BUDGET, docs, root)
-    section = render(results, base, BUDGET)
-    path = osp.join(docs, 'benchmarks.md')
-    text = '# Benchmarks\n\n' + section + '\n'
-    if osp.isfile(path):
-        with open(path) as f:
-            old = f.read()
-        if BEGIN in old and END in old:
-            text = old[:old.index(BEGIN)] + section + \
-                old[old.index(END) + len(END):]
-        else:
-            text = old.rstrip('\n') + '\n\n' + section + '\n'
-    with open(path, 'w') as f:
-        f.write(text)
-    return path
+    return write_section('quality', render(results, base, BUDGET), docs)
