@@ -33,6 +33,7 @@ setup(
         'tests': read_requirements('tests.txt'),
         'optional': read_requirements('optional.txt'),
         'benchmark': read_requirements('benchmark.txt'),
+        'segmentation': read_requirements('segmentation.txt'),
     },
     zip_safe=False,
 )

@@ -2,7 +2,7 @@
 # One idempotent set-up behind `make demo` / `make test`:
 #   1. .venv with python3.11
 #   2. the pinned OpenMMLab stack (mmcv from a wheel cache, else built from sdist)
-#   3. `pip install -e .` of this plugin
+#   3. `pip install -e .` of this plugin (+ mmsegmentation for make test)
 #   4. Fashion-MNIST un-gzipped into $NNCLR_DATA_ROOT (default: data/fashion_mnist)
 # A stamp file keyed on the requirement files makes a second run take seconds.
 #
@@ -120,6 +120,16 @@ else
     quiet_pip install -q --no-deps --no-build-isolation -e .
     echo "$stamp_src" > "$STAMP"
     log "environment ready"
+fi
+
+# The tests also cover the segmentation transfer configs; pretraining and
+# the demo do not need mmsegmentation, so only `make test` installs it.
+has_mmseg() {
+    "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('mmseg') else 1)" >/dev/null 2>&1
+}
+if [ "$MMCV_OPS" = required ] && ! has_mmseg; then
+    log "installing the segmentation extra (requirements/segmentation.txt)"
+    quiet_pip install -q -r requirements/segmentation.txt
 fi
 
 # ---------------------------------------------------------------- data

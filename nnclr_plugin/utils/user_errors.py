@@ -75,6 +75,11 @@ def suggestion(message: str) -> Optional[str]:
                 'set-up of make demo); detection and segmentation configs '
                 'need them: run `make setup` (builds them, about 15 min on 2 '
                 'cores, or takes a cached wheel)')
+    if re.search(r"mmsegmentation is not installed|No module named 'mmseg'",
+                 message):
+        return ('segmentation transfer configs need mmsegmentation, an '
+                "optional extra: pip install -e '.[segmentation]' (make "
+                'test installs it)')
     error = parse_build_error(message)
     if error is None:
         return None

@@ -3,6 +3,8 @@ checkpoints, their extracted backbones and tiny generated data sets."""
 import os.path as osp
 
 import pytest
+from downstream_data import (make_tiny_ade20k, make_tiny_cityscapes,
+                             make_tiny_voc_det, make_tiny_voc_seg)
 from downstream_helpers import (REPO, extract, make_tiny_coco,
                                 make_tiny_imagenet, nnclr_config,
                                 save_pretrain_checkpoint, small_support_set)
@@ -80,3 +82,26 @@ def tiny_imagenet(tmp_path_factory) -> str:
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory) -> str:
     return make_tiny_coco(str(tmp_path_factory.mktemp('coco')))
+
+
+@pytest.fixture(scope='session')
+def tiny_voc_seg(tmp_path_factory) -> str:
+    """``VOCdevkit/VOC2012`` with SegmentationClass(Aug); returns VOC2012."""
+    return make_tiny_voc_seg(
+        str(tmp_path_factory.mktemp('voc_seg') / 'VOC2012'))
+
+
+@pytest.fixture(scope='session')
+def tiny_cityscapes(tmp_path_factory) -> str:
+    return make_tiny_cityscapes(str(tmp_path_factory.mktemp('cityscapes')))
+
+
+@pytest.fixture(scope='session')
+def tiny_ade20k(tmp_path_factory) -> str:
+    return make_tiny_ade20k(str(tmp_path_factory.mktemp('ade20k')))
+
+
+@pytest.fixture(scope='session')
+def tiny_voc_det(tmp_path_factory) -> str:
+    """``VOCdevkit`` with VOC2007 (trainval + test) and VOC2012."""
+    return make_tiny_voc_det(str(tmp_path_factory.mktemp('VOCdevkit')))

@@ -34,6 +34,15 @@ SEMI_10PCT = osp.join(CLS_DIR, 'resnet50_8xb32-semi-coslr-30e_in1k-10pct.py')
 KNN_DATA = osp.join(CLS_DIR, 'knn_imagenet.py')
 MASK_RCNN_FPN = osp.join(DET_DIR, 'mask-rcnn_r50_fpn_ms-1x_coco.py')
 MASK_RCNN_C4 = osp.join(DET_DIR, 'mask-rcnn_r50-c4_ms-1x_coco.py')
+FASTER_RCNN_VOC = osp.join(DET_DIR, 'faster-rcnn_r50-c4_ms-24k_voc0712.py')
+SEG_DIR = osp.join(BENCH, 'mmsegmentation')
+FCN_VOC = osp.join(SEG_DIR, 'fcn_r50-d8_4xb4-20k_voc12aug-512x512.py')
+FCN_CITYSCAPES = osp.join(SEG_DIR,
+                          'fcn_r50-d8_4xb2-40k_cityscapes-769x769.py')
+UPERNET_VIT_B = osp.join(SEG_DIR,
+                         'vit_vit-b16_mln_upernet_8xb2-160k_ade20k-512x512.py')
+UPERNET_VIT_S = osp.join(SEG_DIR,
+                         'vit_vit-s16_mln_upernet_8xb2-160k_ade20k-512x512.py')
 TOOLS = osp.join(REPO, 'tools')
 EXTRACT = osp.join(TOOLS, 'model_converters', 'extract_backbone_weights.py')
 RUN_DOWNSTREAM = osp.join(TOOLS, 'benchmarks', 'run_downstream.sh')

@@ -8,13 +8,18 @@ every backbone tensor is compared with the pretrain checkpoint's
 treats ``prefix``, which decides how the configs and files must match.
 """
 import copy
+import importlib.util
 import os.path as osp
+import runpy
+import sys
 
 import pytest
 import torch
-from downstream_helpers import (MASK_RCNN_C4, MASK_RCNN_FPN, R50_LINEAR,
-                                SEMI_1PCT, SEMI_10PCT, VIT_B_LINEAR,
-                                VIT_S_LINEAR, assert_same_tensors, prefixed)
+from downstream_helpers import (FASTER_RCNN_VOC, FCN_CITYSCAPES, FCN_VOC,
+                                MASK_RCNN_C4, MASK_RCNN_FPN, R50_LINEAR,
+                                SEMI_1PCT, SEMI_10PCT, TOOLS, UPERNET_VIT_B,
+                                UPERNET_VIT_S, VIT_B_LINEAR, VIT_S_LINEAR,
+                                assert_same_tensors, prefixed)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -175,6 +180,101 @@ def test_mask_rcnn_c4_without_shared_head_init_keeps_random_res5(
     assert not any(
         torch.equal(head[k], v) for k, v in stage_4.items()
         if k.endswith('conv1.weight'))
+
+
+def test_faster_rcnn_c4_voc_loads_stage_4_into_the_shared_head(
+        r50_pretrain, r50_backbone):
+    cfg = with_checkpoint(FASTER_RCNN_VOC, r50_backbone)
+    assert pretrained_init_paths(cfg.model) == [
+        'model.backbone.init_cfg', 'model.roi_head.shared_head.init_cfg'
+    ]
+    model = build_detector(cfg)
+    stages_1_3, stage_4 = c4_parts(r50_pretrain)
+    assert_same_tensors(state(model.backbone), stages_1_3)
+    assert_same_tensors(state(model.roi_head.shared_head), stage_4)
+    # Pytorch style (stride in the 3x3 conv), as pretrained.
+    assert model.backbone.layer3[0].conv2.stride == (2, 2)
+    assert model.roi_head.shared_head.layer4[0].conv2.stride == (2, 2)
+
+
+# --- semantic segmentation (mmseg) -------------------------------------------
+
+needs_mmseg = pytest.mark.skipif(
+    importlib.util.find_spec('mmseg') is None,
+    reason='mmsegmentation not installed (requirements/segmentation.txt)')
+
+
+def build_segmentor(cfg: Config, check: bool = True):
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    model.init_weights()
+    if check:
+        check_all(model)
+    return model
+
+
+@needs_mmseg
+@pytest.mark.parametrize('config', [FCN_VOC, FCN_CITYSCAPES],
+                         ids=osp.basename)
+def test_fcn_d8_resnet_loads_every_tensor(config, r50_pretrain,
+                                          r50_backbone):
+    model = build_segmentor(with_checkpoint(config, r50_backbone))
+    assert_same_tensors(state(model.backbone), prefixed(r50_pretrain))
+    # Still the D8 network: stages 3 and 4 keep stride 8, dilated by 2 / 4.
+    for stage, dilation in ((model.backbone.layer3, 2),
+                            (model.backbone.layer4, 4)):
+        assert stage[0].conv2.stride == (1, 1)
+        assert stage[1].conv2.dilation == (dilation, dilation)
+
+
+@needs_mmseg
+def test_mmseg_default_resnet_v1c_would_miss_the_stem(r50_backbone):
+    # Why the FCN configs switch to ResNet: mmseg's ResNetV1c has a deep
+    # stem (stem.*) where the pretrain backbone has conv1 / bn1.
+    cfg = with_checkpoint(FCN_VOC, r50_backbone)
+    cfg.model.backbone.type = 'ResNetV1c'
+    model = build_segmentor(cfg, check=False)
+    with pytest.raises(RuntimeError, match=r"missing \(e.g. \['stem"):
+        check_all(model)
+
+
+@needs_mmseg
+@pytest.mark.parametrize(
+    'config, pretrain_fixture, backbone_fixture',
+    [(UPERNET_VIT_S, 'vit_small_pretrain', 'vit_small_backbone'),
+     (UPERNET_VIT_B, 'vit_base_pretrain', 'vit_base_backbone')],
+    ids=['vit-small', 'vit-base'])
+def test_upernet_vit_loads_every_tensor(config, pretrain_fixture,
+                                        backbone_fixture, request):
+    from mmpretrain.models.utils import resize_pos_embed
+    pretrain = request.getfixturevalue(pretrain_fixture)
+    backbone = request.getfixturevalue(backbone_fixture)
+    model = build_segmentor(with_checkpoint(config, backbone))
+    own, expected = state(model.backbone), prefixed(pretrain)
+    own_pos, file_pos = own.pop('pos_embed'), expected.pop('pos_embed')
+    assert_same_tensors(own, expected)
+    # The 224 px grid (14 x 14 + class token) resized bicubically to the
+    # 512 px one (32 x 32), the class token's entry unchanged.
+    assert file_pos.shape[1] == 1 + 14 * 14
+    assert torch.equal(
+        own_pos, resize_pos_embed(file_pos, (14, 14), (32, 32), 'bicubic', 1))
+
+
+@needs_mmseg
+def test_missing_mmseg_is_a_clear_error(monkeypatch, capsys, tmp_path):
+    # What a user without the extra sees from tools/train.py.
+    import mmengine.config.config as mmengine_config
+    monkeypatch.setattr(mmengine_config, 'is_installed',
+                        lambda package: package != 'mmsegmentation')
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', FCN_VOC, '--work-dir', str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(osp.join(TOOLS, 'train.py'), run_name='__main__')
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert 'mmsegmentation is not installed' in err
+    assert "pip install -e '.[segmentation]'" in err
 
 
 # --- the check that turns a silent mis-load into an error -------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Evaluate a pretrain checkpoint on one downstream task (classification or
-# detection; the config decides):
+# Evaluate a pretrain checkpoint on one downstream task (classification,
+# detection or segmentation; the config decides):
 #   1. extract the backbone of PRETRAIN into WORK_DIR/backbone.pth
 #      (tools/model_converters/extract_backbone_weights.py),
 #   2. train CONFIG with every Pretrained init_cfg of its model pointed at

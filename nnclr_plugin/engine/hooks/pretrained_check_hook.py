@@ -43,6 +43,23 @@ def read_pretrained(init: dict) -> Dict[str, torch.Tensor]:
     return state
 
 
+def as_loaded(module: torch.nn.Module,
+              file_state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``file_state`` as ``module.load_state_dict`` sees it.
+
+    Modules may rewrite a state dict while loading it through their
+    load-state-dict pre-hooks: mmpretrain's ViTs resize the position
+    embedding of a 224 px pretrain to the grid of a 512 px segmentation
+    input. The check compares against the rewritten tensors, so a resized
+    embedding counts as loaded. ``file_state`` itself is left unchanged.
+    """
+    state = dict(file_state)
+    for name, sub in module.named_modules():
+        for hook in sub._load_state_dict_pre_hooks.values():
+            hook(state, f'{name}.' if name else '', {}, True, [], [], [])
+    return state
+
+
 def check_pretrained_loaded(
         name: str,
         module: torch.nn.Module,
@@ -66,6 +83,7 @@ def check_pretrained_loaded(
     """
     if file_state is None:
         file_state = read_pretrained(init)
+    file_state = as_loaded(module, file_state)
     own = module.state_dict()
     missing = [k for k in own if k not in file_state]
     shape = [k for k in own if k in file_state
