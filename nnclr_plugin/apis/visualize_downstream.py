@@ -83,15 +83,20 @@ def test_images(cfg: Config, count: int) -> List[str]:
         raise ValueError(f'--num-images must be at least 1, got {count}')
     init_default_scope(cfg.default_scope)
     dataset_cfg = cfg.test_dataloader.dataset
+    root = dataset_cfg.get('data_root')
+    hint = ('Point it at your copy with --cfg-options '
+            'test_dataloader.dataset.data_root=DIR, or pass --images')
+    if root and not osp.isdir(root):
+        raise FileNotFoundError(
+            f'test_dataloader.dataset.data_root={root!r} does not exist. '
+            + hint)
     try:
         dataset = DATASETS.build(dataset_cfg)
-    except (FileNotFoundError, OSError) as err:
+    except (AssertionError, OSError) as err:
+        # mmseg asserts on a missing ann_file / image folder.
         raise FileNotFoundError(
-            f'test_dataloader.dataset (data_root='
-            f'{dataset_cfg.get("data_root")!r}) could not be read: {err}. '
-            'Point it at your copy with --cfg-options '
-            'test_dataloader.dataset.data_root=DIR, or pass --images') \
-            from err
+            f'test_dataloader.dataset (data_root={root!r}) could not be '
+            f'read: {err}. ' + hint) from err
     if len(dataset) == 0:
         raise ValueError('test_dataloader.dataset is empty (data_root='
                          f'{dataset_cfg.get("data_root")!r}); pass --images')
