@@ -1,6 +1,6 @@
 # The two commands of the README. Both run the same idempotent set-up first.
 #   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
-#   make test [PYTEST_ARGS=...]           the test suite (slow tests: PYTEST_ARGS="-m slow")
+#   make test [PYTEST_ARGS=...] [TEST_JOBS=N]  the test suite, one worker per core up to 4 (slow tests: PYTEST_ARGS="-m slow")
 #   make bench-quality [BENCH_ARGS=...]   the quality benchmark (hours; resumable, see docs/benchmarks.md)
 #   make gpu-wheels / make gpu-check      prepare .whl/ here; on a GPU machine (its python3), check the CUDA path
 VENV ?= .venv
@@ -9,6 +9,9 @@ ALGO ?= nnclr
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 GPU_PY ?= python3
+# pytest-xdist workers: one per core, at most 4 (each holds a few models);
+# 0 runs the tests in the pytest process itself.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); if [ $$n -gt 4 ]; then n=4; elif [ $$n -lt 2 ]; then n=0; fi; echo $$n)
 
 .PHONY: setup demo test data clean bench-quality gpu-wheels gpu-check
 
@@ -24,7 +27,7 @@ demo:
 	@$(PY) tools/demo.py --algo $(ALGO)
 
 test: setup
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 bench-quality: setup
 	@$(PY) -m pip install -q -r requirements/benchmark.txt
