@@ -8,6 +8,8 @@ from mmpretrain.models.utils import (ClsDataPreprocessor,
                                      SelfSupDataPreprocessor)
 from torch import Tensor, nn
 
+from nnclr_plugin.utils.samples import sample_label
+
 
 def build_eval_preprocessor(preprocessor: nn.Module) -> nn.Module:
     """A data preprocessor that can handle a single-view evaluation batch.
@@ -84,16 +86,10 @@ def _pick_feature(output: Union[Tensor, Sequence]) -> Tensor:
         '"featmap" or "avg_featmap" instead of "raw".')
 
 
-def _label(sample) -> int:
-    """The single ground-truth label of a sample, -1 when it has none."""
-    if 'gt_label' not in sample:
-        return -1
-    label = torch.as_tensor(sample.gt_label).flatten()
-    if label.numel() != 1:
-        raise ValueError(
-            f'kNN evaluation needs one label per image, got gt_label='
-            f'{label.tolist()}')
-    return int(label.item())
+def _label_or_missing(sample) -> int:
+    """The sample's class label, -1 when it has none."""
+    label = sample_label(sample)
+    return -1 if label is None else label
 
 
 def projections(model: nn.Module, inputs: Tensor) -> Tensor:
@@ -156,7 +152,7 @@ def extract_features(model: nn.Module,
                     '(no MultiView).')
             batch_feats = projections(model, inputs) if projection else \
                 _pick_feature(model.backbone(inputs))
-            batch_labels = [_label(s) for s in samples]
+            batch_labels = [_label_or_missing(s) for s in samples]
             if max_samples is not None:
                 keep = max_samples - num_seen
                 batch_feats = batch_feats[:keep]

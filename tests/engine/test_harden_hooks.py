@@ -54,3 +54,4 @@ def test_error_suggestions():
         "'szie'")
     assert 'make setup' in suggestion("No module named 'mmcv._ext'")
     assert suggestion('something else entirely') is None
+

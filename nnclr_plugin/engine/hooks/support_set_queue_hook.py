@@ -8,6 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from nnclr_plugin.models.memories import SupportSetQueue
+from nnclr_plugin.utils.samples import sample_label
 
 DATA_BATCH = Optional[Sequence[dict]]
 
@@ -41,17 +42,20 @@ def uneven_batch_problem(num_samples: int, world_size: int, batch_size: int,
 def batch_meta(data_batch) -> Dict[str, Optional[torch.Tensor]]:
     """Ground-truth labels and dataset indices of a batch's samples.
 
-    Each is None unless every sample has one (an unlabelled dataset, or a
-    pipeline whose ``PackInputs`` drops ``sample_idx``).
+    Each is None unless every sample has one (an unlabelled or multi-label
+    dataset, or a pipeline whose ``PackInputs`` drops ``sample_idx``).
     """
     samples = data_batch.get('data_samples') if isinstance(
         data_batch, dict) else None
     meta = dict(labels=None, sample_idx=None)
     if not samples:
         return meta
-    if all('gt_label' in s for s in samples):
-        meta['labels'] = torch.stack(
-            [torch.as_tensor(s.gt_label).view(-1)[0] for s in samples])
+    try:
+        labels = [sample_label(s) for s in samples]
+    except ValueError:
+        labels = [None]  # multi-label data: no single class to agree on
+    if None not in labels:
+        meta['labels'] = torch.tensor(labels)
     if all('sample_idx' in s for s in samples):
         meta['sample_idx'] = torch.tensor(
             [int(s.sample_idx) for s in samples])

@@ -6,8 +6,8 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from .support_set_head import (SupportSetMixin, check_bool,
-                               check_embedding_pair)
+from ..utils.checks import check_bool
+from .support_set_head import SupportSetMixin, check_embedding_pair
 
 
 @MODELS.register_module()

@@ -10,18 +10,6 @@ from ..memories import Neighbors, SupportSetQueue
 ENQUEUE_MODES = ('first', 'all')
 
 
-def check_bool(owner: str, **flags) -> None:
-    """Raise unless every flag is a real bool.
-
-    A config value such as ``threshold=0.5`` or ``detach_weights='no'``
-    would otherwise be tested for truthiness and silently mean ``True``.
-    """
-    for key, value in flags.items():
-        if not isinstance(value, bool):
-            raise ValueError(f'{owner}: {key} must be a bool (True/False), '
-                             f'got {key}={value!r}')
-
-
 def check_embedding_pair(owner: str, base_out: torch.Tensor,
                          target_out: torch.Tensor) -> None:
     """Clear error when an algorithm hands a head something else than two

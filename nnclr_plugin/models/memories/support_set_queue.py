@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..utils import auto_block_size, gather_no_grad, topk_inner_product
+from ..utils.checks import check_bool
 from .neighbors import Neighbors, label_agreement
 
 # Per-row metadata kept for diagnostics: the ground-truth label and the
@@ -74,11 +75,8 @@ class SupportSetQueue(BaseModule):
                 or block_size < 1):
             raise ValueError('SupportSetQueue: block_size must be None, '
                              f"'auto' or a positive int, got {block_size!r}")
-        for key, value in (('track_labels', track_labels),
-                           ('gather_distributed', gather_distributed)):
-            if not isinstance(value, bool):
-                raise ValueError(f'SupportSetQueue: {key} must be a bool, '
-                                 f'got {key}={value!r}')
+        check_bool('SupportSetQueue', track_labels=track_labels,
+                   gather_distributed=gather_distributed)
         self.size = size
         self.feat_dim = feat_dim
         self.block_size = block_size
