@@ -156,9 +156,11 @@ def c4_parts(r50_pretrain):
     return stages_1_3, stage_4
 
 
-def test_mask_rcnn_c4_loads_stage_4_into_the_shared_head(
-        r50_pretrain, r50_backbone):
-    cfg = with_checkpoint(MASK_RCNN_C4, r50_backbone)
+@pytest.mark.parametrize('config', [MASK_RCNN_C4, FASTER_RCNN_VOC],
+                         ids=osp.basename)
+def test_c4_detectors_load_stage_4_into_the_shared_head(
+        config, r50_pretrain, r50_backbone):
+    cfg = with_checkpoint(config, r50_backbone)
     assert pretrained_init_paths(cfg.model) == [
         'model.backbone.init_cfg', 'model.roi_head.shared_head.init_cfg'
     ]
@@ -166,6 +168,10 @@ def test_mask_rcnn_c4_loads_stage_4_into_the_shared_head(
     stages_1_3, stage_4 = c4_parts(r50_pretrain)
     assert_same_tensors(state(model.backbone), stages_1_3)
     assert_same_tensors(state(model.roi_head.shared_head), stage_4)
+    # Pytorch style (stride in the 3x3 conv), as pretrained, not mmdet's
+    # caffe-style C4 default.
+    assert model.backbone.layer3[0].conv2.stride == (2, 2)
+    assert model.roi_head.shared_head.layer4[0].conv2.stride == (2, 2)
 
 
 def test_mask_rcnn_c4_without_shared_head_init_keeps_random_res5(
@@ -180,21 +186,6 @@ def test_mask_rcnn_c4_without_shared_head_init_keeps_random_res5(
     assert not any(
         torch.equal(head[k], v) for k, v in stage_4.items()
         if k.endswith('conv1.weight'))
-
-
-def test_faster_rcnn_c4_voc_loads_stage_4_into_the_shared_head(
-        r50_pretrain, r50_backbone):
-    cfg = with_checkpoint(FASTER_RCNN_VOC, r50_backbone)
-    assert pretrained_init_paths(cfg.model) == [
-        'model.backbone.init_cfg', 'model.roi_head.shared_head.init_cfg'
-    ]
-    model = build_detector(cfg)
-    stages_1_3, stage_4 = c4_parts(r50_pretrain)
-    assert_same_tensors(state(model.backbone), stages_1_3)
-    assert_same_tensors(state(model.roi_head.shared_head), stage_4)
-    # Pytorch style (stride in the 3x3 conv), as pretrained.
-    assert model.backbone.layer3[0].conv2.stride == (2, 2)
-    assert model.roi_head.shared_head.layer4[0].conv2.stride == (2, 2)
 
 
 # --- semantic segmentation (mmseg) -------------------------------------------
