@@ -27,10 +27,12 @@ Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
 Examples::
 
     python tools/benchmarks/step_time.py                   # every case
+    python tools/benchmarks/step_time.py --cases snclr:mocov3@128000 --update
     python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
         --scales bench --no-docs
 """
 import argparse
+import json
 import os.path as osp
 import statistics
 import sys
@@ -247,11 +249,20 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                                                   'step_time.json'))
     parser.add_argument('--no-docs', action='store_true',
                         help='print only; leave docs/ as it is')
+    parser.add_argument('--update', action='store_true',
+                        help='re-measure only the given cases and scales of '
+                        '--out, keep its other rows')
     args = parser.parse_args(argv)
     init_default_scope('mmpretrain')
     MMLogger.get_current_instance().setLevel('WARNING')  # no paramwise dump
     import nnclr_plugin  # noqa: F401  (registers the components)
-    rows = []
+    rows, command = [], ' '.join([COMMAND] + sys.argv[1:])
+    if args.update and osp.isfile(args.out):
+        with open(args.out) as f:
+            old = json.load(f)
+        redo = {(c, s) for c in args.cases for s in args.scales}
+        rows = [r for r in old['rows'] if (r['case'], r['scale']) not in redo]
+        command = f'{old["command"]}, then {command}'
     for scale in args.scales:
         for case in args.cases:
             r = time_case(case, scale, args.steps, args.repeats, args.warmup)
@@ -260,7 +271,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                   f'{r["b"]} {r["b_ms"]:.0f} ms, ratio {r["ratio"]:.3f}, '
                   f'lookup {r["lookup_share"]:.1%}, loss '
                   f'{r["loss_share"]:.1%} of the step', flush=True)
-    report = dict(command=' '.join([COMMAND] + sys.argv[1:]),
+    # Rows in the default order, whichever run measured them.
+    order = [(c, s) for s in SCALES for c in CASES]
+    rows.sort(key=lambda r: order.index((r['case'], r['scale']))
+              if (r['case'], r['scale']) in order else len(order))
+    report = dict(command=command,
                   machine=machine_kind(), steps=args.steps,
                   repeats=args.repeats, rows=rows)
     if not args.no_docs:
