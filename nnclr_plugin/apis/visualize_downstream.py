@@ -32,6 +32,7 @@ from mmengine.utils import mkdir_or_exist
 from PIL import Image
 
 from nnclr_plugin.utils import resolve_config_path
+from nnclr_plugin.utils.checkpoint_files import require_readable
 
 TASKS = ('mmseg', 'mmdet')
 PANEL_HEIGHT = 256
@@ -99,7 +100,7 @@ def test_images(cfg: Config, count: int) -> List[str]:
             f'read: {err}. ' + hint) from err
     if len(dataset) == 0:
         raise ValueError('test_dataloader.dataset is empty (data_root='
-                         f'{dataset_cfg.get("data_root")!r}); pass --images')
+                         f'{root!r}); pass --images')
     return [dataset.get_data_info(i)['img_path']
             for i in range(min(count, len(dataset)))]
 
@@ -204,8 +205,7 @@ def visualize(cfg: Config, checkpoint: str, images: List[str], out: str,
 def main(argv: Optional[List[str]] = None) -> str:
     """Command-line entry point; returns the PNG path."""
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint: no file {args.checkpoint}')
+    require_readable(args.checkpoint, 'checkpoint')
     cfg = load_config(args.config, args.cfg_options)
     images = args.images or test_images(cfg, args.num_images)
     width, height = visualize(cfg, args.checkpoint, images, args.out,

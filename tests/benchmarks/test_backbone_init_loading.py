@@ -102,19 +102,12 @@ def check_all(model) -> int:
     return sum(check_pretrained_loaded(*f) for f in found)
 
 
-def build_classifier(cfg: Config, check: bool = True):
-    from mmpretrain.registry import MODELS
-    init_default_scope('mmpretrain')
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    model.init_weights()
-    if check:
-        check_all(model)
-    return model
-
-
-def build_detector(cfg: Config, check: bool = True):
-    from mmdet.registry import MODELS
-    init_default_scope('mmdet')
+def build_downstream(cfg: Config, check: bool = True):
+    """Build ``cfg.model`` in its config's scope (mmpretrain, mmdet or
+    mmseg) as the Runner does, run ``init_weights`` and, unless ``check`` is
+    False, the load check."""
+    from mmengine.registry import MODELS
+    init_default_scope(cfg.default_scope)
     model = MODELS.build(copy.deepcopy(cfg.model))
     model.init_weights()
     if check:
@@ -125,12 +118,12 @@ def build_detector(cfg: Config, check: bool = True):
 @pytest.mark.parametrize('config', [R50_LINEAR, SEMI_1PCT, SEMI_10PCT],
                          ids=osp.basename)
 def test_resnet50_classifiers(config, r50_pretrain, r50_backbone):
-    model = build_classifier(with_checkpoint(config, r50_backbone))
+    model = build_downstream(with_checkpoint(config, r50_backbone))
     assert_same_tensors(state(model.backbone), prefixed(r50_pretrain))
 
 
 def test_vit_small_linear(vit_small_pretrain, vit_small_backbone):
-    model = build_classifier(with_checkpoint(VIT_S_LINEAR,
+    model = build_downstream(with_checkpoint(VIT_S_LINEAR,
                                              vit_small_backbone))
     # pos_embed included: MoCoV3ViT skips its fixed sin-cos embedding when
     # a Pretrained init is configured.
@@ -138,12 +131,12 @@ def test_vit_small_linear(vit_small_pretrain, vit_small_backbone):
 
 
 def test_vit_base_linear(vit_base_pretrain, vit_base_backbone):
-    model = build_classifier(with_checkpoint(VIT_B_LINEAR, vit_base_backbone))
+    model = build_downstream(with_checkpoint(VIT_B_LINEAR, vit_base_backbone))
     assert_same_tensors(state(model.backbone), prefixed(vit_base_pretrain))
 
 
 def test_mask_rcnn_fpn(r50_pretrain, r50_backbone):
-    model = build_detector(with_checkpoint(MASK_RCNN_FPN, r50_backbone))
+    model = build_downstream(with_checkpoint(MASK_RCNN_FPN, r50_backbone))
     assert_same_tensors(state(model.backbone), prefixed(r50_pretrain))
 
 
@@ -164,7 +157,7 @@ def test_c4_detectors_load_stage_4_into_the_shared_head(
     assert pretrained_init_paths(cfg.model) == [
         'model.backbone.init_cfg', 'model.roi_head.shared_head.init_cfg'
     ]
-    model = build_detector(cfg)
+    model = build_downstream(cfg)
     stages_1_3, stage_4 = c4_parts(r50_pretrain)
     assert_same_tensors(state(model.backbone), stages_1_3)
     assert_same_tensors(state(model.roi_head.shared_head), stage_4)
@@ -180,7 +173,7 @@ def test_mask_rcnn_c4_without_shared_head_init_keeps_random_res5(
     # has none, and stage 4 would then start from random weights.
     cfg = with_checkpoint(MASK_RCNN_C4, r50_backbone)
     cfg.model.roi_head.shared_head.pop('init_cfg')
-    model = build_detector(cfg, check=False)
+    model = build_downstream(cfg, check=False)
     _, stage_4 = c4_parts(r50_pretrain)
     head = state(model.roi_head.shared_head)
     assert not any(
@@ -195,22 +188,12 @@ needs_mmseg = pytest.mark.skipif(
     reason='mmsegmentation not installed (requirements/segmentation.txt)')
 
 
-def build_segmentor(cfg: Config, check: bool = True):
-    from mmseg.registry import MODELS
-    init_default_scope('mmseg')
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    model.init_weights()
-    if check:
-        check_all(model)
-    return model
-
-
 @needs_mmseg
 @pytest.mark.parametrize('config', [FCN_VOC, FCN_CITYSCAPES],
                          ids=osp.basename)
 def test_fcn_d8_resnet_loads_every_tensor(config, r50_pretrain,
                                           r50_backbone):
-    model = build_segmentor(with_checkpoint(config, r50_backbone))
+    model = build_downstream(with_checkpoint(config, r50_backbone))
     assert_same_tensors(state(model.backbone), prefixed(r50_pretrain))
     # Still the D8 network: stages 3 and 4 keep stride 8, dilated by 2 / 4.
     for stage, dilation in ((model.backbone.layer3, 2),
@@ -225,7 +208,7 @@ def test_mmseg_default_resnet_v1c_would_miss_the_stem(r50_backbone):
     # stem (stem.*) where the pretrain backbone has conv1 / bn1.
     cfg = with_checkpoint(FCN_VOC, r50_backbone)
     cfg.model.backbone.type = 'ResNetV1c'
-    model = build_segmentor(cfg, check=False)
+    model = build_downstream(cfg, check=False)
     with pytest.raises(RuntimeError, match=r"missing \(e.g. \['stem"):
         check_all(model)
 
@@ -241,7 +224,7 @@ def test_upernet_vit_loads_every_tensor(config, pretrain_fixture,
     from mmpretrain.models.utils import resize_pos_embed
     pretrain = request.getfixturevalue(pretrain_fixture)
     backbone = request.getfixturevalue(backbone_fixture)
-    model = build_segmentor(with_checkpoint(config, backbone))
+    model = build_downstream(with_checkpoint(config, backbone))
     own, expected = state(model.backbone), prefixed(pretrain)
     own_pos, file_pos = own.pop('pos_embed'), expected.pop('pos_embed')
     assert_same_tensors(own, expected)
@@ -276,8 +259,7 @@ def test_missing_mmseg_is_a_clear_error(monkeypatch, capsys, tmp_path):
 def test_whole_pretrain_checkpoint_without_prefix_is_an_error(
         config, r50_pretrain):
     cfg = with_checkpoint(config, r50_pretrain)
-    build = build_detector if 'mmdetection' in config else build_classifier
-    model = build(cfg, check=False)
+    model = build_downstream(cfg, check=False)
     with pytest.raises(RuntimeError) as err:
         check_all(model)
     message = str(err.value)
@@ -290,7 +272,7 @@ def test_whole_pretrain_checkpoint_without_prefix_is_an_error(
 def test_wrong_prefix_is_an_error(r50_pretrain):
     cfg = with_checkpoint(R50_LINEAR, r50_pretrain)
     cfg.model.backbone.init_cfg.prefix = 'neck.'
-    model = build_classifier(cfg, check=False)
+    model = build_downstream(cfg, check=False)
     with pytest.raises(RuntimeError, match="prefix='neck.'"):
         check_all(model)
 
@@ -299,7 +281,7 @@ def test_timm_named_file_is_an_error(vit_small_pretrain, tmp_path):
     from downstream_helpers import extract
     timm_file = extract(vit_small_pretrain, str(tmp_path / 'timm.pth'),
                         out_format='timm-vit')
-    model = build_classifier(with_checkpoint(VIT_S_LINEAR, timm_file),
+    model = build_downstream(with_checkpoint(VIT_S_LINEAR, timm_file),
                              check=False)
     with pytest.raises(RuntimeError, match='missing'):
         check_all(model)

@@ -35,7 +35,9 @@ def test_missing_test_set_names_the_data_root(tmp_path):
 
 def test_missing_checkpoint_is_named(tmp_path):
     missing = str(tmp_path / 'iter_1.pth')
-    with pytest.raises(FileNotFoundError, match='iter_1.pth'):
+    # The same message as the other tools (utils.checkpoint_files).
+    with pytest.raises(RuntimeError,
+                       match='checkpoint: .*iter_1.pth does not exist'):
         visualize_downstream.main(
             [FCN_VOC, missing, '--out', str(tmp_path / 'x.png')])
 
