@@ -17,8 +17,9 @@ Groups of runs (``--groups``, in this order by default):
 * ``crop``: SimCLR and NNCLR with crop + flip only, seeds 0 1 2.
 * ``queue``: NNCLR support-set size sweep, seed 0.
 * ``topk``: NNCLR with k = 5 (mean and sample modes), seed 0.
-* ``long``: SimCLR and NNCLR at twice the budget, seed 0.
-* ``snclr``: SNCLR variants (detached / learnable positiveness), seed 0.
+* ``long``: SimCLR and NNCLR at twice and four times the budget, seed 0.
+* ``snclr``: SNCLR variants (sharper / detached / learnable
+  positiveness), seed 0.
 
 Examples::
 
@@ -87,10 +88,15 @@ def campaign(groups: List[str], seeds: List[int]) -> List[Dict]:
                                'model.head.topk_mode': mode})
                      for mode in ('mean', 'sample')]
         elif group == 'long':
-            runs += [run_spec('long', m, 0, iters=2 * BUDGET)
-                     for m in ('simclr', 'nnclr')]
+            runs += [run_spec('long', m, 0, iters=f * BUDGET)
+                     for f in (2, 4) for m in ('simclr', 'nnclr')]
         elif group == 'snclr':
             runs += [
+                # The release's logits are unscaled cosines, which keeps the
+                # weights of 30 similar candidates near 1/K; a 0.1
+                # temperature (scale 10) tests whether peaked weights help.
+                run_spec('snclr', 'snclr', 0, 'scale10',
+                         {'model.head.positiveness.scale': 10.0}),
                 run_spec('snclr', 'snclr', 0, 'detached',
                          {'model.head.detach_weights': True}),
                 run_spec('snclr', 'snclr', 0, 'learnable',
