@@ -23,16 +23,18 @@ Example::
 import argparse
 import copy
 import os.path as osp
+import time
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import mkdir_or_exist
 from PIL import Image
 
 from nnclr_plugin.utils import resolve_config_path
 from nnclr_plugin.utils.checkpoint_files import require_readable
+from nnclr_plugin.utils.cli import add_cfg_options, picture_parser
 
 TASKS = ('mmseg', 'mmdet')
 PANEL_HEIGHT = 256
@@ -40,12 +42,10 @@ PANEL_HEIGHT = 256
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (``argv`` defaults to ``sys.argv[1:]``)."""
-    parser = argparse.ArgumentParser(
-        description='PNG of the masks or boxes a segmentation / detection '
-        'checkpoint predicts on a few images')
-    parser.add_argument('config', help='mmseg or mmdet downstream config')
-    parser.add_argument('checkpoint', help='checkpoint trained with it')
-    parser.add_argument('--out', required=True, help='output PNG file')
+    parser = picture_parser(
+        'PNG of the masks or boxes a segmentation / detection checkpoint '
+        'predicts on a few images', 'mmseg or mmdet downstream config',
+        'checkpoint trained with it')
     parser.add_argument(
         '--images', nargs='+', default=None,
         help='image files (default: the first --num-images of the test set)')
@@ -56,9 +56,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='detection: smallest score drawn (default: %(default)s)')
     parser.add_argument('--device', default='cpu',
                         help='device to run on (default: %(default)s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='config overrides, e.g. test_dataloader.dataset.data_root=DIR')
+    add_cfg_options(
+        parser, 'config overrides, e.g. test_dataloader.dataset.data_root=DIR')
     return parser.parse_args(argv)
 
 
@@ -108,36 +107,33 @@ def test_images(cfg: Config, count: int) -> List[str]:
 def predictor(cfg: Config, checkpoint: str, device: str,
               score_thr: float) -> Callable[[str, np.ndarray], np.ndarray]:
     """A function ``(path, rgb image) -> rgb image with the prediction``."""
+    # Visualizers are mmengine ManagerMixin instances: a fresh name lets one
+    # process draw several checkpoints.
+    name = f'visualize_downstream_{time.monotonic_ns()}'
     if cfg.default_scope == 'mmseg':
-        from mmseg.apis import inference_model, init_model
+        from mmseg.apis import inference_model as infer
+        from mmseg.apis import init_model
         from mmseg.visualization import SegLocalVisualizer
 
         # mmseg's inference reads the top-level test_pipeline; use the one
         # tools/test.py evaluates with, --cfg-options included.
         cfg.test_pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
         model = init_model(cfg, device=device)
-        visualizer = SegLocalVisualizer(
-            name=f'visualize_downstream_{id(model)}', alpha=0.6)
-
-        def run(path: str, image: np.ndarray) -> np.ndarray:
-            result = inference_model(model, path)
-            visualizer.add_datasample(
-                'prediction', image, result, draw_gt=False, show=False,
-                with_labels=True)
-            return visualizer.get_image()
+        visualizer = SegLocalVisualizer(name=name, alpha=0.6)
+        draw_options = dict(with_labels=True)
     else:
-        from mmdet.apis import inference_detector, init_detector
+        from mmdet.apis import inference_detector as infer
+        from mmdet.apis import init_detector
         from mmdet.visualization import DetLocalVisualizer
         model = init_detector(cfg, device=device)
-        visualizer = DetLocalVisualizer(
-            name=f'visualize_downstream_{id(model)}')
+        visualizer = DetLocalVisualizer(name=name)
+        draw_options = dict(pred_score_thr=score_thr)
 
-        def run(path: str, image: np.ndarray) -> np.ndarray:
-            result = inference_detector(model, path)
-            visualizer.add_datasample(
-                'prediction', image, result, draw_gt=False, show=False,
-                pred_score_thr=score_thr)
-            return visualizer.get_image()
+    def run(path: str, image: np.ndarray) -> np.ndarray:
+        visualizer.add_datasample('prediction', image, infer(model, path),
+                                  draw_gt=False, show=False, **draw_options)
+        return visualizer.get_image()
+
     model.dataset_meta = load_weights(model, checkpoint, cfg)
     visualizer.dataset_meta = model.dataset_meta
     return run

@@ -36,6 +36,7 @@ from nnclr_plugin.evaluation import extract_features, iter_batches
 from nnclr_plugin.models.memories import label_agreement
 from nnclr_plugin.models.utils import topk_inner_product
 from nnclr_plugin.utils import build_model_from_config, resolve_config_path
+from nnclr_plugin.utils.cli import picture_parser
 from nnclr_plugin.utils.config import REPO_ROOT
 from nnclr_plugin.visualization import draw_neighbor_grid, select_queries
 
@@ -46,12 +47,10 @@ SOURCES = ('support-set', 'dataset')
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (``argv`` defaults to ``sys.argv[1:]``)."""
-    parser = argparse.ArgumentParser(
-        description='PNG grid of the nearest neighbours of test images in '
-        'the projection space of a checkpoint (support set or dataset)')
-    parser.add_argument('config', help='model config (e.g. an NNCLR config)')
-    parser.add_argument('checkpoint', help='checkpoint of that model')
-    parser.add_argument('--out', required=True, help='output PNG file')
+    parser = picture_parser(
+        'PNG grid of the nearest neighbours of test images in the '
+        'projection space of a checkpoint (support set or dataset)',
+        'model config (e.g. an NNCLR config)', 'checkpoint of that model')
     parser.add_argument(
         '--data-config',
         default=DEFAULT_DATA_CONFIG,

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.checks import check_int, check_positive
+
 
 def _check_2d(name: str, feats: Tensor) -> None:
     if not isinstance(feats, Tensor):
@@ -90,20 +92,8 @@ def weighted_knn_scores(train_feats: Tensor,
         raise ValueError(
             f'test_feats has feature dim {test_feats.size(1)} but '
             f'train_feats has {train_feats.size(1)}; they must match')
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
-            or num_classes < 1:
-        raise ValueError(
-            f'num_classes must be a positive int, got num_classes='
-            f'{num_classes!r}')
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f'k must be an int >= 1, got k={k!r}')
-    if not temperature > 0:  # also rejects NaN
-        raise ValueError(
-            f'temperature must be > 0, got temperature={temperature!r}')
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
-            or chunk_size < 1:
-        raise ValueError(
-            f'chunk_size must be an int >= 1, got chunk_size={chunk_size!r}')
+    check_int('knn_scores', num_classes=num_classes, k=k, chunk_size=chunk_size)
+    check_positive('knn_scores', temperature=temperature)
     if int(train_labels.min()) < 0 or int(train_labels.max()) >= num_classes:
         raise ValueError(
             f'train_labels must lie in [0, num_classes={num_classes}), got '

@@ -11,14 +11,27 @@ from .dist import prepare_cpu_distributed
 from .user_errors import config_key_of
 
 
+def add_cfg_options(parser: argparse.ArgumentParser, help: str) -> None:
+    """mmengine's ``--cfg-options key=value ...`` overrides."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help=help)
+
+
+def picture_parser(description: str, config_help: str,
+                   checkpoint_help: str) -> argparse.ArgumentParser:
+    """Parser of a tool that draws a checkpoint's output into ``--out``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help=config_help)
+    parser.add_argument('checkpoint', help=checkpoint_help)
+    parser.add_argument('--out', required=True, help='output PNG file')
+    return parser
+
+
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """The options of mmpretrain's tools that every Runner entry point has."""
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. '
+    add_cfg_options(
+        parser, 'override config settings, e.g. '
         'train_dataloader.dataset.data_root=/data/fmnist')
     parser.add_argument(
         '--launcher',
@@ -59,11 +72,8 @@ def add_frozen_eval_args(parser: argparse.ArgumentParser,
         default='cuda' if torch.cuda.is_available() else 'cpu',
         help='device of the feature extraction (default: %(default)s)')
     parser.add_argument('--out', help='write the results as JSON here')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the data config, e.g. '
+    add_cfg_options(
+        parser, 'override settings of the data config, e.g. '
         'val_dataloader.num_workers=0')
 
 

@@ -70,9 +70,11 @@ def test_resumed_run_keeps_the_curve_before_the_interruption(tmp_path):
 
 
 @pytest.mark.parametrize('key,value', [('interval', -1), ('k', 0),
-                                       ('num_train', 0),
+                                       ('k', True), ('num_train', 0),
+                                       ('num_val', 2.5),
                                        ('linear_probe', 1),
-                                       ('temperature', 0.0)])
+                                       ('temperature', 0.0),
+                                       ('temperature', float('nan'))])
 def test_bad_arguments_name_the_key(key, value):
     kwargs = dict(train_dataloader={}, val_dataloader={})
     kwargs[key] = value

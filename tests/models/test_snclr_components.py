@@ -228,3 +228,33 @@ def test_flags_must_be_bools(cfg, key):
     from mmpretrain.registry import MODELS
     with pytest.raises(ValueError, match=f'{key} must be a bool'):
         MODELS.build(cfg)
+
+
+# A bool is an int to Python: k=True or size=True must not mean 1.
+@pytest.mark.parametrize('cfg,message', [
+    (dict(type='SupportSetQueue', size=True, feat_dim=4),
+     'size must be an int >= 1'),
+    (dict(type='SupportSetQueue', size=8, feat_dim=4, block_size=0),
+     'block_size must be an int >= 1 or None'),
+    (dict(type='PositivenessCrossAttention', embed_dims=4, num_heads=True),
+     'num_heads must be an int >= 1'),
+    (dict(type='PositivenessCrossAttention', embed_dims=4,
+          scale=float('nan')), 'scale must be > 0 or None'),
+    (dict(type='SoftNeighborContrastiveLoss', temperature=float('nan')),
+     'temperature must be > 0'),
+    (dict(type='NNContrastiveLoss', temperature=True),
+     'temperature must be > 0'),
+    (dict(type='BatchMultiViewPreprocessor', mean=[0.], std=[1.],
+          num_views=2.0),
+     'num_views must be an int >= 1'),
+])
+def test_numbers_must_be_real_numbers(cfg, message):
+    from mmpretrain.registry import MODELS
+    with pytest.raises(ValueError, match=message):
+        MODELS.build(cfg)
+
+
+def test_hook_warmup_must_be_an_int():
+    from nnclr_plugin.engine.hooks import SupportSetQueueHook
+    with pytest.raises(ValueError, match='warmup_iters must be an int >= 0'):
+        SupportSetQueueHook(warmup_iters=True)

@@ -11,6 +11,8 @@ from torch import Tensor
 
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
 from nnclr_plugin.evaluation.linear_probe import linear_probe
+from nnclr_plugin.utils.checks import (check_bool, check_int,
+                                       check_positive)
 
 DATA_BATCH = Optional[Sequence[dict]]
 
@@ -70,24 +72,12 @@ class KNNEvalHook(Hook):
                  temperature: float = 0.07,
                  linear_probe: bool = False,
                  out_file: str = 'knn_history.json') -> None:
-        for key, value in (('interval', interval), ('k', k)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value < (0 if key == 'interval' else 1):
-                raise ValueError(f'KNNEvalHook: {key} must be an int >= '
-                                 f'{0 if key == "interval" else 1}, got '
-                                 f'{key}={value!r}')
-        for key, value in (('num_train', num_train), ('num_val', num_val)):
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int)
-                                      or value < 1):
-                raise ValueError(f'KNNEvalHook: {key} must be a positive '
-                                 f'int or None, got {key}={value!r}')
-        if not isinstance(linear_probe, bool):
-            raise ValueError('KNNEvalHook: linear_probe must be a bool, got '
-                             f'linear_probe={linear_probe!r}')
-        if temperature <= 0:
-            raise ValueError('KNNEvalHook: temperature must be > 0, got '
-                             f'temperature={temperature!r}')
+        check_int('KNNEvalHook', minimum=0, interval=interval)
+        check_int('KNNEvalHook', k=k)
+        check_int('KNNEvalHook', optional=True, num_train=num_train,
+                  num_val=num_val)
+        check_bool('KNNEvalHook', linear_probe=linear_probe)
+        check_positive('KNNEvalHook', temperature=temperature)
         self.train_dataloader_cfg = train_dataloader
         self.val_dataloader_cfg = val_dataloader
         self.interval = interval

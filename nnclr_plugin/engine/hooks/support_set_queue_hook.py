@@ -8,6 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from nnclr_plugin.models.memories import SupportSetQueue
+from nnclr_plugin.utils.checks import check_int
 from nnclr_plugin.utils.samples import sample_label
 
 DATA_BATCH = Optional[Sequence[dict]]
@@ -94,9 +95,7 @@ class SupportSetQueueHook(Hook):
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) saves the queue
 
     def __init__(self, warmup_iters: int = 0) -> None:
-        if not isinstance(warmup_iters, int) or warmup_iters < 0:
-            raise ValueError('SupportSetQueueHook: warmup_iters must be a '
-                             f'non-negative int, got {warmup_iters!r}')
+        check_int('SupportSetQueueHook', minimum=0, warmup_iters=warmup_iters)
         self.warmup_iters = warmup_iters
         self.queues: List[Tuple[str, SupportSetQueue]] = []
 

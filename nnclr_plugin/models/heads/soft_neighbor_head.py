@@ -6,7 +6,7 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils.checks import check_bool
+from ...utils.checks import check_bool
 from .support_set_head import SupportSetMixin, check_embedding_pair
 
 

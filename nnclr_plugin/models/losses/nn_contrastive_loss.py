@@ -5,14 +5,8 @@ from torch import nn
 
 from mmpretrain.registry import MODELS
 
+from ...utils.checks import check_positive
 from ..utils import gather_with_grad, rank_offset
-
-
-def check_temperature(temperature: float, owner: str) -> None:
-    """Raise a clear error for a non-positive temperature."""
-    if not isinstance(temperature, (int, float)) or temperature <= 0:
-        raise ValueError(
-            f'{owner}: temperature must be > 0, got {temperature!r}')
 
 
 def nn_contrastive_loss(positives: torch.Tensor,
@@ -59,7 +53,7 @@ class NNContrastiveLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0):
         super().__init__()
-        check_temperature(temperature, 'NNContrastiveLoss')
+        check_positive('NNContrastiveLoss', temperature=temperature)
         self.temperature = temperature
         self.loss_weight = loss_weight
 

@@ -5,7 +5,7 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from ..utils import gather_no_grad, rank_offset
-from .nn_contrastive_loss import check_temperature
+from ...utils.checks import check_positive
 
 
 def soft_neighbor_contrastive_loss(predictions: torch.Tensor,
@@ -84,7 +84,7 @@ class SoftNeighborContrastiveLoss(nn.Module):
                  scale_by_2t: bool = True,
                  loss_weight: float = 1.0) -> None:
         super().__init__()
-        check_temperature(temperature, 'SoftNeighborContrastiveLoss')
+        check_positive('SoftNeighborContrastiveLoss', temperature=temperature)
         if not isinstance(scale_by_2t, bool):
             raise ValueError('SoftNeighborContrastiveLoss: scale_by_2t must '
                              f'be a bool, got scale_by_2t={scale_by_2t!r}')

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..utils import auto_block_size, gather_no_grad, topk_inner_product
-from ..utils.checks import check_bool
+from ...utils.checks import check_bool, check_int
 from .neighbors import Neighbors, label_agreement
 
 # Per-row metadata kept for diagnostics: the ground-truth label and the
@@ -65,16 +65,9 @@ class SupportSetQueue(BaseModule):
                  gather_distributed: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        for key, value in (('size', size), ('feat_dim', feat_dim)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f'SupportSetQueue: {key} must be a positive int, '
-                    f'got {value!r}')
-        if block_size not in (None, 'auto') and (
-                not isinstance(block_size, int) or isinstance(block_size, bool)
-                or block_size < 1):
-            raise ValueError('SupportSetQueue: block_size must be None, '
-                             f"'auto' or a positive int, got {block_size!r}")
+        check_int('SupportSetQueue', size=size, feat_dim=feat_dim)
+        if block_size != 'auto':
+            check_int('SupportSetQueue', optional=True, block_size=block_size)
         check_bool('SupportSetQueue', track_labels=track_labels,
                    gather_distributed=gather_distributed)
         self.size = size

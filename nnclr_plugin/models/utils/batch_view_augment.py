@@ -8,6 +8,8 @@ from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.checks import check_int
+
 
 def _check_range(key: str, value: Sequence[float], low: float,
                  high: float) -> Tuple[float, float]:
@@ -83,14 +85,8 @@ class BatchMultiViewPreprocessor(SelfSupDataPreprocessor):
                  jitter_prob: float = 0.8,
                  **kwargs) -> None:
         super().__init__(mean=mean, std=std, **kwargs)
-        if isinstance(num_views, bool) or not isinstance(num_views, int) \
-                or num_views < 1:
-            raise ValueError('BatchMultiViewPreprocessor: num_views must be '
-                             f'a positive int, got num_views={num_views!r}')
-        if isinstance(crop_size, bool) or not isinstance(crop_size, int) \
-                or crop_size < 1:
-            raise ValueError('BatchMultiViewPreprocessor: crop_size must be '
-                             f'a positive int, got crop_size={crop_size!r}')
+        check_int('BatchMultiViewPreprocessor', num_views=num_views,
+                  crop_size=crop_size)
         self.num_views = num_views
         self.crop_size = crop_size
         self.crop_scale = _check_range('crop_scale', crop_scale, 1e-6, 1.0)

@@ -7,6 +7,8 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import nn
 
+from ...utils.checks import check_bool, check_int, check_positive
+
 
 @MODELS.register_module()
 class PositivenessCrossAttention(BaseModule):
@@ -45,19 +47,11 @@ class PositivenessCrossAttention(BaseModule):
                  threshold: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        for key, value in (('learnable', learnable), ('threshold', threshold)):
-            if not isinstance(value, bool):
-                # A float such as threshold=0.5 would silently mean True.
-                raise ValueError(
-                    f'PositivenessCrossAttention: {key} must be a bool, got '
-                    f'{key}={value!r}')
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) \
-                or num_heads < 1:
-            raise ValueError('PositivenessCrossAttention: num_heads must be '
-                             f'a positive int, got num_heads={num_heads!r}')
-        if scale is not None and not scale > 0:
-            raise ValueError('PositivenessCrossAttention: scale must be None '
-                             f'or > 0, got scale={scale!r}')
+        check_bool('PositivenessCrossAttention', learnable=learnable,
+                   threshold=threshold)
+        check_int('PositivenessCrossAttention', num_heads=num_heads)
+        check_positive('PositivenessCrossAttention', optional=True,
+                       scale=scale)
         if not learnable and num_heads != 1:
             raise ValueError('PositivenessCrossAttention: num_heads > 1 '
                              'needs learnable=True')
