@@ -271,6 +271,9 @@ def main() -> None:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--methods', nargs='+', default=None,
                         help='only runs of these methods')
+    parser.add_argument('--variants', nargs='+', default=None,
+                        help='only runs of these variants (e.g. default '
+                        'queue512 scale10)')
     parser.add_argument('--work-root', default=osp.join(
         REPO, 'work_dirs', 'bench'))
     parser.add_argument('--docs', default=osp.join(REPO, 'docs'))
@@ -305,6 +308,8 @@ def main() -> None:
         sync_results(root, results_dir)
     if args.methods:
         runs = [r for r in runs if r['method'] in args.methods]
+    if args.variants:
+        runs = [r for r in runs if r['variant'] in args.variants]
     if not args.report:
         for i, run in enumerate(runs):
             print(f'[{i + 1}/{len(runs)}] {run["key"]} ...', flush=True)
