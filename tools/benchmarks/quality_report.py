@@ -349,19 +349,35 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
                          f'{r["options"]["model.head.topk_mode"]} | '
                          f'{r["knn_top1"]:.2f} | {r["probe_top1"]:.2f} |')
         lines.append('')
-    long_rows = []
+    long_rows, by_iters = [], {}
+    pixels = base.get('raw pixels', {}).get('knn_top1')
     for method in ('simclr', 'nnclr'):
         short = [r for r in _by(results, 'main', method, iters=budget)
                  if r['seed'] == 0]
         longer = [r for r in results if r['group'] == 'long'
                   and r['method'] == method]
         for r in short + sorted(longer, key=lambda r: r['iters']):
+            by_iters.setdefault(r['iters'], {})[method] = r
+            over = '—' if pixels is None else \
+                f'{r["knn_top1"] - pixels:+.2f}'
             long_rows.append(f'| {LABELS[method]} | {r["iters"]} | '
-                             f'{r["knn_top1"]:.2f} | {r["probe_top1"]:.2f} |')
+                             f'{r["knn_top1"]:.2f} | {over} | '
+                             f'{r["probe_top1"]:.2f} |')
     if any(r['group'] == 'long' for r in results):
+        gaps = []
+        for iters, pair in sorted(by_iters.items()):
+            if len(pair) == 2:
+                diff = {k: pair['nnclr'][k] - pair['simclr'][k]
+                        for k in ('knn_top1', 'probe_top1')}
+                gaps.append(f'{iters} it: kNN {diff["knn_top1"]:+.2f}, '
+                            f'probe {diff["probe_top1"]:+.2f}')
         lines += ['### Longer budget (seed 0)', '',
-                  '| method | iterations | kNN top-1 | probe top-1 |',
-                  '|---|---|---|---|'] + long_rows + ['']
+                  '| method | iterations | kNN top-1 | kNN − raw pixels | '
+                  'probe top-1 |', '|---|---|---|---|---|'] + long_rows
+        if gaps:
+            lines += ['', 'NNCLR − SimCLR by budget (seed 0): ' +
+                      '; '.join(gaps) + '.']
+        lines.append('')
     variants = [r for r in results if r['group'] == 'snclr']
     if variants:
         lines += ['### SNCLR variants (seed 0)', '',
