@@ -211,6 +211,35 @@ def test_peakedness_of_flat_and_one_hot_weights():
                                                           abs=1e-6)
 
 
+def test_weighted_label_agreement_counts_positiveness_mass():
+    from mmpretrain.registry import MODELS
+    head = MODELS.build(dict(
+        type='SoftNeighborHead',
+        predictor=dict(type='NonLinearNeck', in_channels=4, hid_channels=4,
+                       out_channels=4, with_avg_pool=False),
+        queue=dict(type='SupportSetQueue', size=8, feat_dim=4), k=4))
+    # Rows 0-3 are class 0 along e0, rows 4-7 class 1 along e1 (tilted so
+    # that all eight are distinct).
+    feats = torch.zeros(8, 4)
+    feats[:4, 0], feats[4:, 1] = 1.0, 1.0
+    feats[:, 2] = torch.arange(8) * 0.01
+    head.queue.enqueue(feats, labels=torch.tensor([0] * 4 + [1] * 4))
+    # A class-0 query halfway between both clusters; k = 8 takes every row,
+    # half of them of its class.
+    head.queue.set_batch_meta(labels=torch.tensor([0]))
+    nbrs = head.queue.nearest(torch.tensor([[1.0, 1.0, 0.0, 0.0]]), k=8)
+    same = head.queue.labels_of(nbrs)[1] == 0
+    weights = torch.where(same, 0.2, 0.05)  # 4 x 0.2 + 4 x 0.05 = 1
+    head.record_label_agreement(weights, nbrs)
+    stats = head.queue.pop_stats()
+    assert stats['candidate_label_agreement'] == pytest.approx(0.5)
+    assert stats['weighted_label_agreement'] == pytest.approx(0.8)
+    # Unknown query labels (no hook) leave both out rather than count -1.
+    head.queue.set_batch_meta(labels=None)
+    head.record_label_agreement(weights, nbrs)
+    assert head.queue.pop_stats() == {}
+
+
 @pytest.mark.parametrize('cfg,key', [
     (dict(type='SupportSetQueue', size=8, feat_dim=4, track_labels=0),
      'track_labels'),

@@ -200,7 +200,9 @@ def execute(run: Dict, root: str, quick: bool, machine: str,
     final = [h for h in history if h['final']][-1]
     scalars = read_scalars(work_dir, [
         'support_set/nn_label_agreement', 'support_set/positiveness_max',
-        'support_set/positiveness_entropy', 'loss'
+        'support_set/positiveness_entropy',
+        'support_set/candidate_label_agreement',
+        'support_set/weighted_label_agreement', 'loss'
     ])
     result = dict(
         run,

@@ -381,13 +381,25 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
     variants = [r for r in results if r['group'] == 'snclr']
     if variants:
         lines += ['### SNCLR variants (seed 0)', '',
-                  '| variant | kNN top-1 | probe top-1 | final mean max '
-                  'weight |', '|---|---|---|---|']
+                  'Final values of the logged diagnostics: mean largest '
+                  'weight (uniform 1/K = 0.033), share of the K candidates '
+                  "of the query's class, and share of the positiveness "
+                  "weight on them (the weights help only where it is above "
+                  "the plain share; — where the run predates the "
+                  'diagnostic).', '',
+                  '| variant | kNN top-1 | probe top-1 | mean max weight | '
+                  'candidates of query class | weight on query class |',
+                  '|---|---|---|---|---|---|']
         for r in [r for r in snclr if r['seed'] == 0] + variants:
-            pm = _last(r, 'support_set/positiveness_max')
+            cells = []
+            for key, fmt in (('positiveness_max', '{:.4f}'),
+                             ('candidate_label_agreement', '{:.1%}'),
+                             ('weighted_label_agreement', '{:.1%}')):
+                value = _last(r, f'support_set/{key}')
+                cells.append('—' if value is None else fmt.format(value))
             lines.append(f'| {r["variant"]} | {r["knn_top1"]:.2f} | '
-                         f'{r["probe_top1"]:.2f} | '
-                         f'{"—" if pm is None else f"{pm:.4f}"} |')
+                         f'{r["probe_top1"]:.2f} | ' + ' | '.join(cells) +
+                         ' |')
         lines.append('')
     lines += ['### Commands of the runs', '',
               'Each run is `tools/train.py` with the options below (see '

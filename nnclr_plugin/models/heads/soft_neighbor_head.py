@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ...utils.checks import check_bool
+from ..memories import Neighbors, label_agreement
 from .support_set_head import SupportSetMixin, check_embedding_pair
 
 
@@ -69,16 +70,19 @@ class SoftNeighborHead(SupportSetMixin, BaseModule):
         check_bool('SoftNeighborHead', detach_weights=detach_weights)
         self.detach_weights = detach_weights
 
-    def candidates(self, keys: torch.Tensor) -> torch.Tensor:
-        """``(B, K', D)`` unit-norm candidates of each key, no gradient.
-
-        ``K' = min(k, filled rows)``, and 0 when soft neighbours are off
-        (``k=0``, empty memory, warm-up).
-        """
-        nbrs = self.neighbors(keys)
-        if nbrs is None:
-            return keys.new_zeros(keys.shape[0], 0, keys.shape[1])
-        return nbrs.feats.to(keys.dtype)
+    def record_label_agreement(self, weights: torch.Tensor,
+                               nbrs: Neighbors) -> None:
+        """Record how many candidates share the query's class, counted
+        (``candidate_label_agreement``) and weighted by positiveness
+        (``weighted_label_agreement``): the weights only help when the
+        second is above the first. Needs labels from the hook."""
+        labels = self.queue.labels_of(nbrs)
+        if labels is None:
+            return
+        for name, w in (('candidate', None), ('weighted', weights)):
+            share = label_agreement(*labels, weights=w)
+            if share is not None:
+                self.queue.record(f'{name}_label_agreement', share)
 
     def record_peakedness(self, weights: torch.Tensor) -> None:
         """Record how far the ``(B, K)`` weights are from uniform ``1/K``.
@@ -110,12 +114,19 @@ class SoftNeighborHead(SupportSetMixin, BaseModule):
         """
         check_embedding_pair(type(self).__name__, base_out, momentum_out)
         pred = self.predictor([base_out])[0]
-        cands = self.candidates(momentum_out)
+        # Candidates: (B, K', D) unit-norm momentum projections, no
+        # gradient; K' = min(k, filled rows), 0 when soft neighbours are off
+        # (k=0, empty memory, warm-up).
+        nbrs = self.neighbors(momentum_out)
+        cands = momentum_out.new_zeros(momentum_out.shape[0], 0,
+                                       momentum_out.shape[1]) \
+            if nbrs is None else nbrs.feats.to(momentum_out.dtype)
         weights = self.positiveness(base_out, cands)
         if self.detach_weights:
             weights = weights.detach()
         if weights.numel():
             self.record_peakedness(weights.detach())
+            self.record_label_agreement(weights.detach(), nbrs)
         loss = self.loss_module(pred, momentum_out, cands, weights)
         self.stash_targets(momentum_out)
         return loss

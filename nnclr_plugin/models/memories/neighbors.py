@@ -18,15 +18,19 @@ class Neighbors(NamedTuple):
 
 
 def label_agreement(query_labels: torch.Tensor,
-                    neighbor_labels: torch.Tensor) -> Optional[float]:
+                    neighbor_labels: torch.Tensor,
+                    weights: Optional[torch.Tensor] = None) -> Optional[float]:
     """Share of neighbours of the query's class, among known labels.
 
     A diagnostic of how semantic the neighbours are (NNCLR's "NN accuracy");
-    never used by a loss.
+    never used by a loss. With ``weights`` (SNCLR's positiveness) it is the
+    share of the weight that falls on neighbours of the query's class: above
+    the unweighted share when the weights favour true positives.
 
     Args:
         query_labels (Tensor): ``(B, )``; -1 marks an unknown label.
         neighbor_labels (Tensor): ``(B, k)``; -1 marks an unknown label.
+        weights (Tensor, optional): ``(B, k)`` non-negative weights.
 
     Returns:
         float | None: The share, or None when no pair has both labels.
@@ -36,4 +40,8 @@ def label_agreement(query_labels: torch.Tensor,
     if not bool(known.any()):
         return None
     same = neighbor_labels == query_labels
-    return float(same[known].float().mean())
+    if weights is None:
+        return float(same[known].float().mean())
+    weights = weights.to(neighbor_labels.device).float() * known
+    total = weights.sum()
+    return float((weights * same).sum() / total) if total > 0 else None

@@ -280,14 +280,23 @@ class SupportSetQueue(BaseModule):
             return None
         nbrs = self.nearest(query, k)
         self.record('nn_similarity', float(nbrs.sims[:, 0].mean()))
-        if self.track_labels:
-            query_labels = self._meta_for(query.shape[0],
-                                          self.labels.device)['labels']
-            agreement = label_agreement(query_labels,
-                                        self.labels[nbrs.indices[:, :1]])
+        labels = self.labels_of(nbrs)
+        if labels is not None:
+            agreement = label_agreement(labels[0], labels[1][:, :1])
             if agreement is not None:
                 self.record('nn_label_agreement', agreement)
         return nbrs
+
+    def labels_of(self, nbrs: Neighbors
+                  ) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+        """``(B,)`` labels of this step's queries (from the hook) and
+        ``(B, k)`` stored labels of their neighbours; -1 where unknown.
+        None when the queue does not track labels."""
+        if not self.track_labels:
+            return None
+        num_queries = nbrs.indices.shape[0]
+        query_labels = self._meta_for(num_queries, self.labels.device)
+        return query_labels['labels'], self.labels[nbrs.indices]
 
     # ------------------------------------------------------ diagnostics
     def record(self, name: str, value: float) -> None:
