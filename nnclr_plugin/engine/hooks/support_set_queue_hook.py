@@ -146,6 +146,6 @@ class SupportSetQueueHook(Hook):
             queue.flush()
             prefix = 'train/support_set/' if len(self.queues) == 1 else \
                 f'train/support_set/{name}/'
-            hub.update_scalar(prefix + 'fill', queue.fill_ratio)
+            hub.update_scalar(prefix + 'fill', queue.filled / queue.size)
             for key, value in queue.pop_stats().items():
                 hub.update_scalar(prefix + key, value)

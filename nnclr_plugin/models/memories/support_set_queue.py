@@ -18,6 +18,17 @@ HOOK_HINT = ("add custom_hooks = [dict(type='SupportSetQueueHook')] to the "
              'after each optimisation step yourself')
 
 
+def _complete_meta(meta: Dict[str, Optional[torch.Tensor]], num_rows: int,
+                   device) -> Dict[str, torch.Tensor]:
+    """Every field of :data:`META` as a long tensor on ``device``; -1 for
+    the fields not given."""
+    return {
+        name: meta[name].to(device).long() if meta.get(name) is not None
+        else torch.full((num_rows, ), -1, dtype=torch.long, device=device)
+        for name in META
+    }
+
+
 @MODELS.register_module()
 class SupportSetQueue(BaseModule):
     """FIFO queue of L2-normalised projections with top-k cosine lookup.
@@ -124,10 +135,6 @@ class SupportSetQueue(BaseModule):
     def is_empty(self) -> bool:
         return self.filled == 0
 
-    @property
-    def fill_ratio(self) -> float:
-        return self.filled / self.size
-
     def _check_dim(self, feats: torch.Tensor, what: str) -> None:
         if feats.dim() != 2 or feats.shape[1] != self.feat_dim:
             raise ValueError(
@@ -148,16 +155,13 @@ class SupportSetQueue(BaseModule):
         self._batch_meta = dict(labels=labels, sample_idx=sample_idx)
 
     def _meta_for(self, num_rows: int, device) -> Dict[str, torch.Tensor]:
-        meta = {}
-        for name, values in self._batch_meta.items():
-            if values is not None and len(values) and \
-                    num_rows % len(values) == 0:
-                meta[name] = values.to(device).long().repeat(
-                    num_rows // len(values))
-            else:
-                meta[name] = torch.full((num_rows, ), -1, dtype=torch.long,
-                                        device=device)
-        return meta
+        """The batch's metadata for ``num_rows`` rows (views repeat it)."""
+        return _complete_meta({
+            name: values.repeat(num_rows // len(values))
+            for name, values in self._batch_meta.items()
+            if values is not None and len(values)
+            and num_rows % len(values) == 0
+        }, num_rows, device)
 
     # ------------------------------------------------------------ write
     @torch.no_grad()
@@ -175,13 +179,7 @@ class SupportSetQueue(BaseModule):
             raise TypeError(f'SupportSetQueue.enqueue: unknown metadata '
                             f'{sorted(unknown)}; expected {META}')
         feats = F.normalize(feats.detach().float(), dim=1)
-        meta = {
-            name: (meta[name].to(feats.device).long()
-                   if meta.get(name) is not None else torch.full(
-                       (feats.shape[0], ), -1, dtype=torch.long,
-                       device=feats.device))
-            for name in META
-        }
+        meta = _complete_meta(meta, feats.shape[0], feats.device)
         if self.gather_distributed:
             feats = gather_no_grad(feats)
             meta = {k: gather_no_grad(v) for k, v in meta.items()}
