@@ -123,7 +123,11 @@ def budget_options(iters: int) -> Dict:
         'param_scheduler.1.begin': warmup,
         'param_scheduler.1.T_max': iters - warmup,
         'param_scheduler.1.end': iters,
-        'default_hooks.checkpoint.interval': iters,
+        # Runs longer than the standard budget keep a checkpoint every
+        # BUDGET / 2 iterations, so an interrupted one resumes (bit-exact)
+        # in the next session instead of starting over.
+        'default_hooks.checkpoint.interval':
+        iters if iters <= BUDGET else BUDGET // 2,
     }
 
 
