@@ -196,13 +196,18 @@ def test_positiveness_arguments_are_checked(kwargs):
         PositivenessCrossAttention(embed_dims=8, **kwargs)
 
 
-def test_peakedness_of_flat_and_one_hot_weights():
+def small_soft_neighbor_head(dim: int, size: int):
     from mmpretrain.registry import MODELS
-    head = MODELS.build(dict(
+    return MODELS.build(dict(
         type='SoftNeighborHead',
-        predictor=dict(type='NonLinearNeck', in_channels=8, hid_channels=8,
-                       out_channels=8, with_avg_pool=False),
-        queue=dict(type='SupportSetQueue', size=16, feat_dim=8), k=4))
+        predictor=dict(type='NonLinearNeck', in_channels=dim,
+                       hid_channels=dim, out_channels=dim,
+                       with_avg_pool=False),
+        queue=dict(type='SupportSetQueue', size=size, feat_dim=dim), k=4))
+
+
+def test_peakedness_of_flat_and_one_hot_weights():
+    head = small_soft_neighbor_head(dim=8, size=16)
     head.record_peakedness(torch.full((3, 4), 0.25))
     head.record_peakedness(torch.eye(4)[:3])
     stats = head.queue.stats
@@ -212,12 +217,7 @@ def test_peakedness_of_flat_and_one_hot_weights():
 
 
 def test_weighted_label_agreement_counts_positiveness_mass():
-    from mmpretrain.registry import MODELS
-    head = MODELS.build(dict(
-        type='SoftNeighborHead',
-        predictor=dict(type='NonLinearNeck', in_channels=4, hid_channels=4,
-                       out_channels=4, with_avg_pool=False),
-        queue=dict(type='SupportSetQueue', size=8, feat_dim=4), k=4))
+    head = small_soft_neighbor_head(dim=4, size=8)
     # Rows 0-3 are class 0 along e0, rows 4-7 class 1 along e1 (tilted so
     # that all eight are distinct).
     feats = torch.zeros(8, 4)
