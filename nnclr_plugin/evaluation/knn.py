@@ -92,7 +92,8 @@ def weighted_knn_scores(train_feats: Tensor,
         raise ValueError(
             f'test_feats has feature dim {test_feats.size(1)} but '
             f'train_feats has {train_feats.size(1)}; they must match')
-    check_int('knn_scores', num_classes=num_classes, k=k, chunk_size=chunk_size)
+    check_int('knn_scores', num_classes=num_classes, k=k,
+              chunk_size=chunk_size)
     check_positive('knn_scores', temperature=temperature)
     if int(train_labels.min()) < 0 or int(train_labels.max()) >= num_classes:
         raise ValueError(

@@ -8,6 +8,8 @@ from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from nnclr_plugin.utils.checks import check_bool
+
 DATA_BATCH = Optional[Sequence[dict]]
 
 
@@ -44,10 +46,7 @@ class NonFiniteLossHook(Hook):
     priority = 'ABOVE_NORMAL'
 
     def __init__(self, check_checkpoint: bool = True) -> None:
-        if not isinstance(check_checkpoint, bool):
-            raise ValueError(
-                'NonFiniteLossHook: check_checkpoint must be a bool, got '
-                f'check_checkpoint={check_checkpoint!r}')
+        check_bool('NonFiniteLossHook', check_checkpoint=check_checkpoint)
         self.check_checkpoint = check_checkpoint
 
     def after_train_iter(self,

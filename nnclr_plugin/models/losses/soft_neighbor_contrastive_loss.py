@@ -5,7 +5,7 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from ..utils import gather_no_grad, rank_offset
-from ...utils.checks import check_positive
+from ...utils.checks import check_bool, check_positive
 
 
 def soft_neighbor_contrastive_loss(predictions: torch.Tensor,
@@ -85,9 +85,7 @@ class SoftNeighborContrastiveLoss(nn.Module):
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         check_positive('SoftNeighborContrastiveLoss', temperature=temperature)
-        if not isinstance(scale_by_2t, bool):
-            raise ValueError('SoftNeighborContrastiveLoss: scale_by_2t must '
-                             f'be a bool, got scale_by_2t={scale_by_2t!r}')
+        check_bool('SoftNeighborContrastiveLoss', scale_by_2t=scale_by_2t)
         self.temperature = temperature
         self.scale_by_2t = scale_by_2t
         self.loss_weight = loss_weight

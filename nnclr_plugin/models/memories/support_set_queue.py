@@ -77,8 +77,11 @@ class SupportSetQueue(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         check_int('SupportSetQueue', size=size, feat_dim=feat_dim)
-        if block_size != 'auto':
-            check_int('SupportSetQueue', optional=True, block_size=block_size)
+        if block_size not in (None, 'auto') and (
+                isinstance(block_size, bool) or not isinstance(block_size, int)
+                or block_size < 1):
+            raise ValueError('SupportSetQueue: block_size must be None, '
+                             f"'auto' or an int >= 1, got {block_size!r}")
         check_bool('SupportSetQueue', track_labels=track_labels,
                    gather_distributed=gather_distributed)
         self.size = size
