@@ -11,8 +11,11 @@ import warnings
 # its deprecation warning would head every command's output.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
+from .compat import apply_all, skip_incompatible_multimodal  # noqa: E402
+
+skip_incompatible_multimodal()  # before anything imports mmpretrain.models
+
 from . import datasets, engine, models  # noqa: E402,F401  (registration)
-from .compat import apply_all  # noqa: E402
 from .version import __version__  # noqa: E402
 
 apply_all()  # see nnclr_plugin/compat.py for what and why

@@ -25,8 +25,21 @@ fix says what it targets and how to tell when it can go:
    with an unexpected keyword. ``Runner.build_dataloader`` drops the key
    (collate functions live in mmengine's ``FUNCTIONS`` whatever the
    scope). Remove when ``Runner.build_dataloader`` ignores ``_scope_``.
+4. **mmpretrain 1.2.0 next to transformers >= 5**
+   (:func:`skip_incompatible_multimodal`). mmpretrain turns its multimodal
+   models on whenever ``transformers>=4.28`` is installed, then imports
+   names that transformers 5 no longer has from ``modeling_utils``; its
+   guard sets them to None and ``class BertPreTrainedModel(None)`` makes
+   every ``import mmpretrain.models`` fail (seen on the lent GPU machine:
+   torch 2.11 + transformers 5.17). We switch the multimodal models to
+   mmpretrain's own placeholders, which say what to install if a config
+   uses one. Runs before ``mmpretrain.models`` is imported; remove when
+   mmpretrain imports on transformers 5.
 """
 import copy
+import importlib.metadata
+import sys
+import warnings
 from typing import List
 
 import mmcv
@@ -164,6 +177,36 @@ def patch_runner_collate_scope() -> None:
     build_dataloader.drops_collate_scope = True
     build_dataloader.__doc__ = original.__doc__
     Runner.build_dataloader = staticmethod(build_dataloader)
+
+
+# ------------------------------------- 4. transformers 5 vs mmpretrain
+def skip_incompatible_multimodal() -> bool:
+    """Turn off mmpretrain's multimodal models if transformers >= 5.
+
+    Must run before ``mmpretrain.models`` is first imported (a later call
+    changes nothing).
+
+    Returns:
+        bool: Whether the multimodal models were turned off.
+    """
+    if 'mmpretrain.models' in sys.modules:
+        return False
+    try:
+        version = importlib.metadata.version('transformers')
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    major = version.split('.')[0]
+    if not major.isdigit() or int(major) < 5:
+        return False
+    import mmpretrain.utils.dependency as dependency
+    if dependency.WITH_MULTIMODAL:
+        dependency.WITH_MULTIMODAL = False
+        warnings.warn(
+            f'transformers {version} is installed, which mmpretrain 1.2.0 '
+            'cannot import its multimodal models (BLIP, CLIP, ...) with; '
+            'nnclr_plugin turned them off so the rest of mmpretrain works. '
+            'Install transformers<5 to use them.')
+    return True
 
 
 def apply_all() -> None:

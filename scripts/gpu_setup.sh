@@ -13,5 +13,14 @@ if ! "$PY" -c 'import mmpretrain, mmdet, mmcv' 2>/dev/null; then
     fi
     "$PY" -m pip install -q --no-deps --no-index .whl/*.whl
 fi
-"$PY" -m pip install -q --no-deps --no-build-isolation -e .
+if [ -d .whl/fashion_mnist ] && [ ! -f data/fashion_mnist/t10k-labels-idx1-ubyte ]; then
+    mkdir -p data/fashion_mnist
+    for f in .whl/fashion_mnist/*.gz; do
+        gunzip -c "$f" > "data/fashion_mnist/$(basename "$f" .gz)"
+    done
+fi
+# A .pth file, not `pip install -e .`: without network, new setuptools'
+# editable install still asks an index for build dependencies.
+SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$PWD" > "$SITE/nnclr_plugin_repo.pth"
 "$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmdet, nnclr_plugin; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "mmcv", mmcv.__version__)'

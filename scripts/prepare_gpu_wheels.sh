@@ -5,7 +5,7 @@
 # dependencies, and an ops-free mmcv 2.1.0 wheel built here from the sdist
 # (its CUDA ops, if wanted, must be built on that machine). Run here, with
 # network; then `make gpu-check` on the device with `.whl` carried (the
-# folder stays under the 64 MiB that travels: opencv 4.10, not 5.x).
+# folder stays under the 64 MiB that travels, ~38 MiB with the data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -16,12 +16,14 @@ BINARY=(--only-binary=:all: --python-version 3.12 --implementation cp
         --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64
         --no-deps -d "$OUT")
 # Pinned like requirements/runtime.txt; the rest are their dependencies
-# that the device's image does not ship.
+# that the device's image does not ship (it has numpy, opencv, rich,
+# matplotlib, scipy, pyyaml, click, markdown, zipp). importlib-metadata
+# stays below 9: later ones need lazy-importer.
 "$PY" -m pip download -q "${BINARY[@]}" \
     mmengine==0.10.7 mmpretrain==1.2.0 mmdet==3.3.0 \
-    addict yapf platformdirs termcolor rich markdown-it-py mdurl pygments \
-    "opencv-python-headless<4.11" einops mat4py modelindex ordered-set \
-    pycocotools shapely terminaltables
+    addict yapf platformdirs termcolor einops mat4py modelindex \
+    model-index ordered-set pycocotools shapely terminaltables \
+    "importlib-metadata<9"
 if ! ls "$OUT"/mmcv_lite-2.1.0-*.whl >/dev/null 2>&1 && \
         ! ls "$OUT"/mmcv-2.1.0-py*.whl >/dev/null 2>&1; then
     if [ ! -d .cache/sdist/mmcv-2.1.0 ]; then
@@ -31,6 +33,14 @@ if ! ls "$OUT"/mmcv_lite-2.1.0-*.whl >/dev/null 2>&1 && \
     fi
     MMCV_WITH_OPS=0 "$PY" -m pip wheel -q --no-deps --no-build-isolation \
         -w "$OUT" .cache/sdist/mmcv-2.1.0
+fi
+# Fashion-MNIST for `quality.py --gpu`, gzipped (a third of the size);
+# gpu_setup.sh un-gzips it there.
+if [ -d data/fashion_mnist ] && [ ! -d "$OUT/fashion_mnist" ]; then
+    mkdir -p "$OUT/fashion_mnist"
+    for f in data/fashion_mnist/*-ubyte; do
+        gzip -c "$f" > "$OUT/fashion_mnist/$(basename "$f").gz"
+    done
 fi
 du -sh "$OUT"
 ls "$OUT"

@@ -171,3 +171,35 @@ def test_package_config_paths_and_collate_scope():
         sampler=dict(type='DefaultSampler', shuffle=False),
         collate_fn=dict(type='default_collate', _scope_='mmpretrain')))
     assert next(iter(loader))['x'].tolist() == [1, 2]
+
+
+def test_mmpretrain_imports_beside_transformers_5(tmp_path):
+    """With transformers >= 5 installed, mmpretrain 1.2.0's multimodal
+    models make ``import mmpretrain.models`` fail (seen on a CUDA machine
+    image); importing the plugin first turns them into mmpretrain's
+    placeholders, which say what to install."""
+    pkg = tmp_path / 'transformers'
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text("__version__ = '5.0.0'\n")
+    info = tmp_path / 'transformers-5.0.0.dist-info'
+    info.mkdir()
+    (info / 'METADATA').write_text(
+        'Metadata-Version: 2.1\nName: transformers\nVersion: 5.0.0\n')
+    env = dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}')
+
+    def run(code):
+        return subprocess.run([sys.executable, '-c', code], env=env,
+                              capture_output=True, text=True, cwd=REPO)
+
+    plain = run('import mmpretrain.models')
+    assert plain.returncode != 0 and 'transformers' in plain.stderr
+    fixed = run(
+        'import nnclr_plugin, mmpretrain.models\n'
+        'from mmpretrain.registry import MODELS\n'
+        'try:\n'
+        '    MODELS.build(dict(type="BlipCaption"))\n'
+        'except ImportError as err:\n'
+        '    print("placeholder:", err)\n')
+    assert fixed.returncode == 0, fixed.stderr
+    assert 'placeholder:' in fixed.stdout and 'multi-modal' in fixed.stdout
+    assert 'transformers 5.0.0 is installed' in fixed.stderr

@@ -17,7 +17,9 @@ DOCS = osp.join(REPO, 'docs')
 
 def machine_kind() -> str:
     """The machine a figure was measured on, for the docs."""
-    return (f'{platform.machine()} CPU, {os.cpu_count()} cores, torch '
+    gpu = (f', {torch.cuda.get_device_name()}'
+           if torch.cuda.is_available() else '')
+    return (f'{platform.machine()} CPU, {os.cpu_count()} cores{gpu}, torch '
             f'{torch.__version__} ({torch.get_num_threads()} threads)')
 
 

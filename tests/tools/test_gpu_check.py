@@ -58,10 +58,24 @@ def test_cpu_run_of_small_models_writes_a_passing_report(tmp_path):
     assert all(r['finite'] for r in report['steps'])
     assert {(r['k'], r['block_size']) for r in report['lookup']} == {
         (1, None), (30, None), (1, 8192), (30, 8192)}
-    assert (tmp_path / 'gpu_check.md').read_text().startswith('# GPU check')
+    assert (tmp_path / 'gpu_check.md').read_text().startswith('### GPU check')
     # A run fetched from the device machine goes into the benchmark page.
     docs = tmp_path / 'docs'
     assert gpu_check.main(['--to-docs', str(tmp_path / 'gpu_check.json'),
                            '--docs-dir', str(docs)]) == 0
     page = (docs / 'benchmarks.md').read_text()
-    assert '<!-- gpu-check:begin -->\n# GPU check' in page
+    assert '<!-- gpu-check:begin -->\n### GPU check' in page
+
+
+def test_report_gives_blocked_lookup_as_a_ratio_of_the_full_matrix():
+    """The figures of the H100 run (docs/results/gpu/gpu_check.json)."""
+    with open(osp.join(REPO, 'docs', 'results', 'gpu', 'gpu_check.json')) as f:
+        report = json.load(f)
+    rows = {(r['k'], r['block_size']): r for r in report['lookup']}
+    text = gpu_check.to_markdown(report)
+    for k in (1, 30):
+        full, blocked = rows[(k, None)], rows[(k, 8192)]
+        time_ratio = f'{blocked["ms"] / full["ms"]:.2f}'
+        mem_ratio = f'{blocked["extra_mib"] / full["extra_mib"]:.2f}'
+        assert f'| {time_ratio} | {mem_ratio} |' in text
+    assert 'not checked' in text  # the carried mmcv had no ops

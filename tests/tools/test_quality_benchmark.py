@@ -5,6 +5,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+import torch
 from helpers import REPO, requires_fmnist
 
 BENCH_DIR = osp.join(REPO, 'tools', 'benchmarks')
@@ -62,3 +64,28 @@ def test_quick_mode_trains_and_evaluates_end_to_end(tmp_path):
         env=dict(os.environ, PYTHONWARNINGS='ignore'))
     assert again.returncode == 0
     assert again.stdout.count('kNN top-1') == proc.stdout.count('kNN top-1')
+
+
+def test_gpu_runs_get_their_own_table_with_the_device_named():
+    import quality_report
+    gpu = quality.load_results(quality.RESULTS_GPU)
+    assert {r['iters'] for r in gpu} == {quality.GPU_FACTOR * quality.BUDGET}
+    base = {'raw pixels': dict(knn_top1=80.0, probe_top1=85.0, dims=784)}
+    text = quality_report.render_gpu(gpu, base, quality.BUDGET)
+    assert text.startswith(f'### On a GPU: {quality.GPU_FACTOR}x the budget')
+    pair = {r['method']: r for r in gpu if r['seed'] == 0}
+    gap = pair['nnclr']['knn_top1'] - pair['simclr']['knn_top1']
+    assert f'seed 0: kNN {gap:+.2f}' in text
+    assert f'{pair["simclr"]["knn_top1"] - 80.0:+.2f}' in text
+    assert all(r['machine'] in text for r in gpu)
+    assert quality_report.render_gpu([], base, quality.BUDGET) == ''
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='machine has CUDA')
+def test_gpu_campaign_without_cuda_is_a_clear_error(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, osp.join(BENCH_DIR, 'quality.py'), '--gpu',
+         '--work-root', str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert '--gpu needs a CUDA device' in proc.stderr

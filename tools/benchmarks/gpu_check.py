@@ -246,31 +246,52 @@ def mmcv_ops_check(device: str) -> Dict:
 
 
 def to_markdown(report: Dict) -> str:
-    lines = [f'# GPU check on {report["device_name"]}', '',
+    lines = [f'### GPU check on {report["device_name"]}', '',
              f'torch {report["torch"]}, CUDA {report["cuda"]}, '
-             f'{report["machine"]}', '', '## CPU vs device (float32)', '',
+             f'{report["machine"]}', '', '#### CPU vs device (float32)', '',
              '| quantity | result | ok |', '|---|---|---|']
     for name, row in report['compare'].items():
         detail = ', '.join(f'{k}={v:.3g}' if isinstance(v, float) else
                            f'{k}={v}' for k, v in row.items() if k != 'ok')
         lines.append(f'| {name} | {detail} | {row["ok"]} |')
-    lines += ['', '## Training steps', '',
+    lines += ['', '#### Training steps', '',
               '| model | wrapper | finite | queue device | filled | step ms '
               '| max MiB |', '|---|---|---|---|---|---|---|']
     for row in report['steps']:
         lines.append(
             f'| {row["model"]} | {row["optim_wrapper"]} | {row["finite"]} | '
             f'{",".join(row["queue_devices"])} | {row["queue_filled"]} | '
-            f'{row["step_ms_median"]:.1f} | {row["max_memory_mib"]} |')
-    lines += ['', '## Support-set lookup', '',
-              '| Q | B | d | k | block | ms | extra MiB |',
-              '|---|---|---|---|---|---|---|']
+            f'{row["step_ms_median"]:.1f} | {_mib(row["max_memory_mib"])} |')
+    lines += ['', '#### Support-set lookup', '',
+              'Blocked rows also give time and extra memory as a ratio to '
+              'the full score matrix of the same k.', '',
+              '| Q | B | d | k | block | ms | extra MiB | time / full | '
+              'memory / full |', '|---|---|---|---|---|---|---|---|---|']
+    full = {r['k']: r for r in report['lookup'] if r['block_size'] is None}
     for row in report['lookup']:
+        ref = full.get(row['k'])
+        ratios = ['—', '—']
+        if row['block_size'] is not None and ref is not None:
+            ratios[0] = f'{row["ms"] / ref["ms"]:.2f}'
+            if row['extra_mib'] is not None and ref['extra_mib']:
+                ratios[1] = f'{row["extra_mib"] / ref["extra_mib"]:.2f}'
         lines.append(f'| {row["rows"]} | {row["batch"]} | {row["dim"]} | '
                      f'{row["k"]} | {row["block_size"]} | {row["ms"]:.2f} | '
-                     f'{row["extra_mib"]} |')
-    lines += ['', f'mmcv ops: {report["mmcv_ops"]}', '']
+                     f'{_mib(row["extra_mib"])} | ' + ' | '.join(ratios) +
+                     ' |')
+    ops = report['mmcv_ops']
+    if ops.get('ok') is None:
+        ops_line = (f'mmcv ops: not checked ({ops.get("skipped")}); the '
+                    'carried mmcv is the ops-free build.')
+    else:
+        ops_line = f'mmcv ops (nms, RoIAlign) vs CPU: {ops}'
+    lines += ['', ops_line, '']
     return '\n'.join(lines)
+
+
+def _mib(value: Optional[float]) -> str:
+    return '—' if value is None else f'{value:.0f}'
+
 
 
 def run(device: str, out_dir: str, steps: int, batch: int, img_size: int,

@@ -47,6 +47,9 @@ QUEUE_SIZES = [512, 2048, 4096, 16384, 32768]
 # Finished runs, tracked in git so that the campaign spans sessions (work
 # dirs and checkpoints are not kept between machines).
 RESULTS = osp.join(REPO, 'docs', 'results', 'quality')
+# ``--gpu``: the same runs at GPU_FACTOR x the budget, kept apart.
+RESULTS_GPU = osp.join(REPO, 'docs', 'results', 'quality_gpu')
+GPU_FACTOR = 10
 DEFAULT_QUEUE = 4096
 
 
@@ -283,16 +286,34 @@ def main() -> None:
     parser.add_argument('--work-root', default=osp.join(
         REPO, 'work_dirs', 'bench'))
     parser.add_argument('--docs', default=osp.join(REPO, 'docs'))
-    parser.add_argument('--results', default=RESULTS,
+    parser.add_argument('--results', default=None,
                         help='folder of finished runs (tracked in git)')
     parser.add_argument('--report', action='store_true',
                         help='only regenerate docs/benchmarks from results')
     parser.add_argument('--quick', action='store_true',
                         help='one seed, SimCLR and NNCLR, 150 iterations '
                         'on a 10k subset, small kNN sets (<= 5 min)')
+    parser.add_argument('--gpu', action='store_true',
+                        help=f'the GPU campaign: {GPU_FACTOR}x the budget '
+                        '(unless --iters), results kept in '
+                        'docs/results/quality_gpu (needs CUDA)')
     parser.add_argument('--iters', type=int, default=None,
                         help='override the budget of every run')
     args = parser.parse_args()
+    if args.gpu:
+        import torch
+        if not torch.cuda.is_available():
+            parser.error('--gpu needs a CUDA device; torch.cuda.is_available() '
+                         'is False here')
+        args.iters = args.iters or GPU_FACTOR * BUDGET
+    # Finished runs of this call go to ``results_dir``; the report always
+    # shows both the CPU campaign and the GPU runs.
+    main_dir = RESULTS if args.gpu else (args.results or RESULTS)
+    gpu_dir = (args.results or RESULTS_GPU) if args.gpu else RESULTS_GPU
+
+    def report() -> str:
+        return write_report(load_results(main_dir), args.docs,
+                            args.work_root, load_results(gpu_dir))
 
     # The script's folder is on sys.path when run as a script.
     from quality_report import machine_kind, write_report
@@ -309,8 +330,11 @@ def main() -> None:
                          key=r['key'].replace(f'_{r["iters"]}it_',
                                               f'_{args.iters}it_'))
                     for r in runs]
-        root = args.work_root
-        results_dir = args.results
+        # GPU runs get their own work root: sync_results copies every
+        # finished run under a root into the results folder.
+        root = osp.join(args.work_root, 'gpu') if args.gpu else \
+            args.work_root
+        results_dir = gpu_dir if args.gpu else main_dir
         sync_results(root, results_dir)
     if args.methods:
         runs = [r for r in runs if r['method'] in args.methods]
@@ -331,13 +355,13 @@ def main() -> None:
                   f'{probe if probe is None else round(probe, 2)}  '
                   f'({result["wall_s"]:.0f} s)', flush=True)
             if not args.quick:
-                write_report(load_results(results_dir), args.docs, root)
+                report()
     if args.quick:
         for r in load_results(results_dir):
             print(f'{r["method"]}: kNN top-1 {r["knn_top1"]:.2f} probe '
                   f'{r["probe_top1"]:.2f}')
     else:
-        path = write_report(load_results(results_dir), args.docs, root)
+        path = report()
         print(f'wrote {path}')
 
 

@@ -409,11 +409,60 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
     return '\n'.join(lines)
 
 
-def write_report(results: List[Dict], docs: str, root: str) -> str:
+def render_gpu(results: List[Dict], base: Dict, budget: int) -> str:
+    """The markdown of the GPU (longer-budget) runs, or '' if none."""
+    if not results:
+        return ''
+    machines = sorted({r['machine'] for r in results})
+    pixels = base.get('raw pixels', {})
+    lines = [
+        f'### On a GPU: {results[0]["iters"] // budget}x the budget', '',
+        '`python tools/benchmarks/quality.py --gpu --methods simclr nnclr '
+        '--seeds 0` on the lent GPU machine (after `make gpu-check` set it '
+        'up), results in `docs/results/quality_gpu/`. Machine: ' +
+        '; '.join(machines) + '. Same configs, data, kNN and probe as '
+        'above, only longer. The curve is kNN top-1 on the hook\'s fixed '
+        '10k / 5k subsets; the final figures use all 60k / 10k.', '',
+        '| method | seed | iterations | epochs | kNN top-1 | kNN − raw '
+        'pixels | probe top-1 | probe − raw pixels | kNN curve (subsets) |',
+        '|---|---|---|---|---|---|---|---|---|'
+    ]
+    for r in sorted(results, key=lambda r: (r['method'] != 'simclr',
+                                             r['method'], r['seed'])):
+        curve = ', '.join(f'{v:.1f}' for _, v in r['curve'])
+        over = {k: '—' if k not in pixels else f'{r[k] - pixels[k]:+.2f}'
+                for k in ('knn_top1', 'probe_top1')}
+        lines.append(
+            f'| {LABELS[r["method"]]} | {r["seed"]} | {r["iters"]} | '
+            f'{r["iters"] * 256 / 60000:.1f} | {r["knn_top1"]:.2f} | '
+            f'{over["knn_top1"]} | {r["probe_top1"]:.2f} | '
+            f'{over["probe_top1"]} | {curve} |')
+    pairs = []
+    for seed in sorted({r['seed'] for r in results}):
+        pair = {r['method']: r for r in results if r['seed'] == seed}
+        if 'nnclr' in pair and 'simclr' in pair:
+            pairs.append(
+                f'seed {seed}: kNN '
+                f'{pair["nnclr"]["knn_top1"] - pair["simclr"]["knn_top1"]:+.2f}'
+                ', probe '
+                f'{pair["nnclr"]["probe_top1"] - pair["simclr"]["probe_top1"]:+.2f}')
+    if pairs:
+        lines += ['', 'NNCLR − SimCLR on the GPU: ' + '; '.join(pairs) + '.']
+    return '\n'.join(lines + [''])
+
+
+def write_report(results: List[Dict], docs: str, root: str,
+                 gpu_results: Optional[List[Dict]] = None) -> str:
     """Write the quality section and plots into ``docs/benchmarks.md``."""
     from quality import BENCH, BUDGET
     os.makedirs(docs, exist_ok=True)
     base = baselines(osp.join(docs, 'results'), BENCH.format('simclr'))
     if results:
         _plot(results, BUDGET, docs, root)
-    return write_section('quality', render(results, base, BUDGET), docs)
+    body = render(results, base, BUDGET)
+    gpu = render_gpu(gpu_results or [], base, BUDGET)
+    if gpu:
+        # Before the commands, which belong to the CPU runs.
+        marker = '### Commands of the runs'
+        body = body.replace(marker, gpu + '\n' + marker)
+    return write_section('quality', body, docs)
