@@ -13,7 +13,8 @@ if ! "$PY" -c 'import mmpretrain, mmdet, mmcv' 2>/dev/null; then
     fi
     "$PY" -m pip install -q --no-deps --no-index .whl/*.whl
 fi
-if [ -d .whl/fashion_mnist ] && [ ! -f data/fashion_mnist/t10k-labels-idx1-ubyte ]; then
+if [ -d .whl/fashion_mnist ] && \
+        [ ! -f data/fashion_mnist/t10k-labels-idx1-ubyte ]; then
     mkdir -p data/fashion_mnist
     for f in .whl/fashion_mnist/*.gz; do
         gunzip -c "$f" > "data/fashion_mnist/$(basename "$f" .gz)"

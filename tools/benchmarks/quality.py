@@ -303,8 +303,8 @@ def main() -> None:
     if args.gpu:
         import torch
         if not torch.cuda.is_available():
-            parser.error('--gpu needs a CUDA device; torch.cuda.is_available() '
-                         'is False here')
+            parser.error('--gpu needs a CUDA device; '
+                         'torch.cuda.is_available() is False here')
         args.iters = args.iters or GPU_FACTOR * BUDGET
     # Finished runs of this call go to ``results_dir``; the report always
     # shows both the CPU campaign and the GPU runs.

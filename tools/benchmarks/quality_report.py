@@ -441,11 +441,10 @@ def render_gpu(results: List[Dict], base: Dict, budget: int) -> str:
     for seed in sorted({r['seed'] for r in results}):
         pair = {r['method']: r for r in results if r['seed'] == seed}
         if 'nnclr' in pair and 'simclr' in pair:
-            pairs.append(
-                f'seed {seed}: kNN '
-                f'{pair["nnclr"]["knn_top1"] - pair["simclr"]["knn_top1"]:+.2f}'
-                ', probe '
-                f'{pair["nnclr"]["probe_top1"] - pair["simclr"]["probe_top1"]:+.2f}')
+            gap = {k: pair['nnclr'][k] - pair['simclr'][k]
+                   for k in ('knn_top1', 'probe_top1')}
+            pairs.append(f'seed {seed}: kNN {gap["knn_top1"]:+.2f}, probe '
+                         f'{gap["probe_top1"]:+.2f}')
     if pairs:
         lines += ['', 'NNCLR − SimCLR on the GPU: ' + '; '.join(pairs) + '.']
     return '\n'.join(lines + [''])
