@@ -69,6 +69,23 @@ def test_resumed_run_keeps_the_curve_before_the_interruption(tmp_path):
                                                           (4, True)]
 
 
+def test_finished_run_resumed_at_its_end_has_no_duplicate_points(tmp_path):
+    """A run killed during its final evaluation resumes from its last
+    checkpoint and evaluates again: the redone points replace the old."""
+    work_dir = str(tmp_path)
+    Runner.from_cfg(bench_cfg(work_dir, max_iters=4,
+                              checkpoint_interval=4)).train()
+    cfg = bench_cfg(work_dir, max_iters=4)
+    cfg.resume = True
+    cfg.load_from = osp.join(work_dir, 'iter_4.pth')
+    Runner.from_cfg(cfg).train()
+    with open(osp.join(work_dir, 'knn_history.json')) as f:
+        history = json.load(f)
+    assert [(h['iter'], h['final']) for h in history] == [(2, False),
+                                                          (4, False),
+                                                          (4, True)]
+
+
 @pytest.mark.parametrize('key,value', [('interval', -1), ('k', 0),
                                        ('k', True), ('num_train', 0),
                                        ('num_val', 2.5),

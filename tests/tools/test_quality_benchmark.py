@@ -89,3 +89,25 @@ def test_gpu_campaign_without_cuda_is_a_clear_error(tmp_path):
         cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2
     assert '--gpu needs a CUDA device' in proc.stderr
+
+
+def test_scalars_of_a_restarted_run_keep_only_the_latest_start(tmp_path):
+    """A run interrupted at step 300 and started again from scratch (or
+    resumed from step 200) logs into a second folder; the curve is the
+    latest start's from its first step on."""
+    def log(stamp, steps, key='loss'):
+        folder = tmp_path / stamp / 'vis_data'
+        folder.mkdir(parents=True)
+        with open(folder / 'scalars.json', 'w') as f:
+            for step in steps:
+                f.write(json.dumps({'step': step, key: float(stamp[-1])}) +
+                        '\n')
+
+    log('20260101_000001', [100, 200, 300])
+    log('20260101_000002', [200, 300, 400])
+    # A start that logged other keys only leaves the loss curve alone.
+    log('20260101_000003', [400], key='knn/top1')
+    got = quality.read_scalars(str(tmp_path), ['loss', 'knn/top1', 'absent'])
+    assert got['loss'] == [[100, 1.0], [200, 2.0], [300, 2.0], [400, 2.0]]
+    assert got['knn/top1'] == [[400, 3.0]]
+    assert got['absent'] == []

@@ -175,16 +175,24 @@ def hook_types(config: str) -> List[str]:
 
 
 def read_scalars(work_dir: str, keys: List[str]) -> Dict[str, List]:
-    """``{key: [[iter, value], ...]}`` from the run's ``scalars.json``."""
+    """``{key: [[iter, value], ...]}`` from the run's ``scalars.json``.
+
+    Each start of a run (the first, a resume, a restart after an
+    interruption) logs into its own timestamped folder; for each key, a
+    later start supersedes what earlier ones logged from its first step
+    of that key on.
+    """
     out = {k: [] for k in keys}
-    for root, _, files in os.walk(work_dir):
-        if 'scalars.json' in files and root.endswith('vis_data'):
-            with open(osp.join(root, 'scalars.json')) as f:
-                for line in f:
-                    rec = json.loads(line)
-                    for k in keys:
-                        if k in rec:
-                            out[k].append([rec['step'], rec[k]])
+    folders = sorted(root for root, _, files in os.walk(work_dir)
+                     if 'scalars.json' in files and root.endswith('vis_data'))
+    for root in folders:
+        with open(osp.join(root, 'scalars.json')) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        for k in keys:
+            points = [[rec['step'], rec[k]] for rec in records if k in rec]
+            if points:
+                first = min(p[0] for p in points)
+                out[k] = [p for p in out[k] if p[0] < first] + points
     return out
 
 

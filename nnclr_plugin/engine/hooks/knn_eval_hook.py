@@ -178,7 +178,12 @@ class KNNEvalHook(Hook):
         runner.visualizer.add_scalars(
             {key: value for key, value in record.items() if '/' in key
              and isinstance(value, float)}, step=iteration)
-        self.history.append(record)
+        # A run resumed from its last checkpoint redoes the end-of-training
+        # point; the new record replaces the old one.
+        self.history = [
+            h for h in self.history
+            if (h['iter'], h['final']) != (iteration, final)
+        ] + [record]
         with open(osp.join(runner.work_dir, self.out_file), 'w') as f:
             json.dump(self.history, f, indent=1)
         return record
