@@ -262,7 +262,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             old = json.load(f)
         redo = {(c, s) for c in args.cases for s in args.scales}
         rows = [r for r in old['rows'] if (r['case'], r['scale']) not in redo]
-        command = f'{old["command"]}, then {command}'
+        # A repeated command replaces its earlier mention.
+        previous = [c for c in old['command'].split(', then ')
+                    if c != command]
+        command = ', then '.join(previous + [command])
     for scale in args.scales:
         for case in args.cases:
             r = time_case(case, scale, args.steps, args.repeats, args.warmup)
