@@ -303,7 +303,7 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
         lines += ['', 'SimCLR minus the better of the two baselines: ' +
                   ', '.join(verdict) + '. A budget at which SimCLR does not '
                   'clearly beat raw pixels cannot rank the methods; see '
-                  '"Longer budget" below.']
+                  '"Longer budget" and "On a GPU" below.']
     lines += ['', 'Differences (paired by seed, mean ± std of the per-seed '
               'differences):', '',
               '| comparison | kNN top-1 | linear probe top-1 |',
