@@ -51,33 +51,19 @@ def test_hook_logs_a_curve_and_a_final_full_set_evaluation(tmp_path):
     assert history[2]['knn/top5'] == pytest.approx(expected['top5'])
 
 
-def test_resumed_run_keeps_the_curve_before_the_interruption(tmp_path):
+@pytest.mark.parametrize('stopped_at', [2, 4])
+def test_resumed_run_keeps_its_curve_without_duplicates(tmp_path,
+                                                        stopped_at):
+    """Resumed at iteration 2 of 4, the first start's curve point is kept
+    and its final full-set entry dropped; resumed at 4 of 4 (killed during
+    its final evaluation), the redone points replace the old ones."""
     work_dir = str(tmp_path)
-    first = Runner.from_cfg(
-        bench_cfg(work_dir, max_iters=2, checkpoint_interval=2))
-    first.train()
+    Runner.from_cfg(
+        bench_cfg(work_dir, max_iters=stopped_at,
+                  checkpoint_interval=stopped_at)).train()
     cfg = bench_cfg(work_dir, max_iters=4)
     cfg.resume = True
-    cfg.load_from = osp.join(work_dir, 'iter_2.pth')
-    Runner.from_cfg(cfg).train()
-    with open(osp.join(work_dir, 'knn_history.json')) as f:
-        history = json.load(f)
-    # The first run's curve point at iter 2 is kept, its final full-set
-    # entry dropped; the resumed run adds its own at the end.
-    assert [(h['iter'], h['final']) for h in history] == [(2, False),
-                                                          (4, False),
-                                                          (4, True)]
-
-
-def test_finished_run_resumed_at_its_end_has_no_duplicate_points(tmp_path):
-    """A run killed during its final evaluation resumes from its last
-    checkpoint and evaluates again: the redone points replace the old."""
-    work_dir = str(tmp_path)
-    Runner.from_cfg(bench_cfg(work_dir, max_iters=4,
-                              checkpoint_interval=4)).train()
-    cfg = bench_cfg(work_dir, max_iters=4)
-    cfg.resume = True
-    cfg.load_from = osp.join(work_dir, 'iter_4.pth')
+    cfg.load_from = osp.join(work_dir, f'iter_{stopped_at}.pth')
     Runner.from_cfg(cfg).train()
     with open(osp.join(work_dir, 'knn_history.json')) as f:
         history = json.load(f)
