@@ -16,7 +16,7 @@ import quality  # noqa: E402
 
 def test_campaign_plan_covers_the_issue_and_has_no_duplicates():
     runs = quality.campaign(
-        ['main', 'peer', 'crop', 'queue', 'topk', 'long', 'snclr'],
+        ['main', 'peer', 'crop', 'queue', 'topk', 'long', 'cause', 'snclr'],
         [0, 1, 2])
     keys = [r['key'] for r in runs]
     assert len(keys) == len(set(keys))
