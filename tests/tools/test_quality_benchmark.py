@@ -111,3 +111,24 @@ def test_scalars_of_a_restarted_run_keep_only_the_latest_start(tmp_path):
     assert got['loss'] == [[100, 1.0], [200, 2.0], [300, 2.0], [400, 2.0]]
     assert got['knn/top1'] == [[400, 3.0]]
     assert got['absent'] == []
+
+
+def test_cause_runs_are_reported_against_their_default_run():
+    import quality_report
+    # The stored runs, less any real cause runs (this test adds its own).
+    results = [r for r in quality.load_results(quality.RESULTS)
+               if r['group'] != 'cause']
+    default = [r for r in results if r['key'] == 'nnclr_default_1000it_seed0']
+    assert default, 'the stored default NNCLR run (seed 0) is missing'
+    variant = dict(default[0], group='cause', variant='temp0.2',
+                   key='nnclr_temp0.2_1000it_seed0',
+                   options={'model.head.loss.temperature': 0.2},
+                   knn_top1=default[0]['knn_top1'] + 0.5,
+                   probe_top1=default[0]['probe_top1'] - 0.25)
+    lines = quality_report._render_causes(results + [variant],
+                                          quality.BUDGET)
+    row = [ln for ln in lines if ln.startswith('| NNCLR | temp0.2 |')]
+    assert len(row) == 1
+    assert '`model.head.loss.temperature=0.2`' in row[0]
+    assert '| +0.50 |' in row[0] and '| -0.25 |' in row[0]
+    assert quality_report._render_causes(results, quality.BUDGET) == []
