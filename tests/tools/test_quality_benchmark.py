@@ -127,8 +127,12 @@ def test_cause_runs_are_reported_against_their_default_run():
                    probe_top1=default[0]['probe_top1'] - 0.25)
     lines = quality_report._render_causes(results + [variant],
                                           quality.BUDGET)
-    row = [ln for ln in lines if ln.startswith('| NNCLR | temp0.2 |')]
+    row = [ln for ln in lines if ln.startswith('| NNCLR | temp0.2 | 0 |')]
     assert len(row) == 1
     assert '`model.head.loss.temperature=0.2`' in row[0]
     assert '| +0.50 |' in row[0] and '| -0.25 |' in row[0]
+    simclr = [r for r in results if r['key'] == 'simclr_default_1000it_seed0']
+    gap = variant['knn_top1'] - simclr[0]['knn_top1']
+    assert any(f'same temperature (0.2), paired by seed: kNN {gap:+.2f} '
+               '(1 seed)' in ln for ln in lines)
     assert quality_report._render_causes(results, quality.BUDGET) == []

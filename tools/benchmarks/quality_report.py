@@ -211,25 +211,33 @@ def _render_causes(results: List[Dict], budget: int) -> List[str]:
     if not causes:
         return []
     lines = [
-        '### Temperature and warm-up (seed 0)', '',
+        '### Temperature and warm-up', '',
         "SimCLR's stock head uses temperature 0.2 and NNCLR the paper's "
         '0.1; each is run with the other\'s. NNCLR\'s support set uses the '
         "view's own projection as the positive for the first 10 % of "
         'iterations by default (`SupportSetQueueHook.warmup_iters`); it is '
         'run without and with 30 %. Δ is against the same method\'s '
-        'default run, seed 0.', '',
-        '| method | variant | setting | kNN top-1 | Δ kNN | probe top-1 | '
-        'Δ probe |', '|---|---|---|---|---|---|---|'
+        'default run of the same seed.', '',
+        '| method | variant | seed | setting | kNN top-1 | Δ kNN | '
+        'probe top-1 | Δ probe |', '|---|---|---|---|---|---|---|---|'
     ]
-    for r in sorted(causes, key=lambda r: (r['method'], r['variant'])):
+    for r in sorted(causes, key=lambda r: (r['method'], r['variant'],
+                                           r['seed'])):
         ref = [d for d in _by(results, 'main', r['method'], iters=budget)
                if d['seed'] == r['seed']]
         delta = ['—', '—'] if not ref else [
             f'{r[k] - ref[0][k]:+.2f}' for k in ('knn_top1', 'probe_top1')]
         setting = ', '.join(f'`{k}={v}`' for k, v in r['options'].items())
         lines.append(f'| {LABELS[r["method"]]} | {r["variant"]} | '
-                     f'{setting} | {r["knn_top1"]:.2f} | {delta[0]} | '
-                     f'{r["probe_top1"]:.2f} | {delta[1]} |')
+                     f'{r["seed"]} | {setting} | {r["knn_top1"]:.2f} | '
+                     f'{delta[0]} | {r["probe_top1"]:.2f} | {delta[1]} |')
+    same_t = [r for r in causes
+              if r['method'] == 'nnclr' and r['variant'] == 'temp0.2']
+    simclr = _by(results, 'main', 'simclr', iters=budget)
+    if same_t and simclr:
+        lines += ['', 'NNCLR − SimCLR at the same temperature (0.2), paired '
+                  'by seed: kNN ' + _paired(same_t, simclr, 'knn_top1') +
+                  ', probe ' + _paired(same_t, simclr, 'probe_top1') + '.']
     return lines + ['']
 
 
