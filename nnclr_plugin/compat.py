@@ -202,10 +202,11 @@ def skip_incompatible_multimodal() -> bool:
     if dependency.WITH_MULTIMODAL:
         dependency.WITH_MULTIMODAL = False
         warnings.warn(
-            f'transformers {version} is installed, which mmpretrain 1.2.0 '
-            'cannot import its multimodal models (BLIP, CLIP, ...) with; '
-            'nnclr_plugin turned them off so the rest of mmpretrain works. '
-            'Install transformers<5 to use them.')
+            f'transformers {version} is installed; mmpretrain 1.2.0\'s '
+            'multimodal models (BLIP, CLIP, ...) do not import with '
+            'transformers >= 5, so nnclr_plugin turned them off to keep the '
+            'rest of mmpretrain working. Install transformers<5 to use '
+            'them.')
     return True
 
 
