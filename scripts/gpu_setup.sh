@@ -13,13 +13,15 @@ if ! "$PY" -c 'import mmpretrain, mmdet, mmcv' 2>/dev/null; then
     fi
     "$PY" -m pip install -q --no-deps --no-index .whl/*.whl
 fi
-if [ -d .whl/fashion_mnist ] && \
-        [ ! -f data/fashion_mnist/t10k-labels-idx1-ubyte ]; then
+# Each file written whole or not at all (as scripts/setup_env.sh does), so
+# an interrupted set-up is finished by the next one.
+for f in .whl/fashion_mnist/*.gz; do
+    [ -f "$f" ] || continue
+    out="data/fashion_mnist/$(basename "$f" .gz)"
+    [ -f "$out" ] && continue
     mkdir -p data/fashion_mnist
-    for f in .whl/fashion_mnist/*.gz; do
-        gunzip -c "$f" > "data/fashion_mnist/$(basename "$f" .gz)"
-    done
-fi
+    gunzip -c "$f" > "$out.tmp" && mv "$out.tmp" "$out"
+done
 # A .pth file, not `pip install -e .`: without network, new setuptools'
 # editable install still asks an index for build dependencies.
 SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

@@ -293,7 +293,6 @@ def _mib(value: Optional[float]) -> str:
     return '—' if value is None else f'{value:.0f}'
 
 
-
 def run(device: str, out_dir: str, steps: int, batch: int, img_size: int,
         lookup_rows: int, lookup_batch: int, models: List[str]) -> Dict:
     report = dict(

@@ -205,8 +205,15 @@ def _last(r: Dict, key: str) -> Optional[float]:
     return pts[-1][1] if pts else None
 
 
+def _margin(value: float, base: Dict, key: str) -> str:
+    """``value`` minus the raw-pixel baseline's ``key``, or — if absent."""
+    pixels = base.get('raw pixels', {})
+    return '—' if key not in pixels else f'{value - pixels[key]:+.2f}'
+
+
 def _render_causes(results: List[Dict], budget: int) -> List[str]:
-    """The ``cause`` group against each method's default run (seed 0)."""
+    """The ``cause`` group against each method's default run of the same
+    seed, and NNCLR − SimCLR at the same temperature."""
     causes = [r for r in results if r['group'] == 'cause']
     if not causes:
         return []
@@ -253,7 +260,6 @@ def _render_budgets(results: List[Dict], base: Dict,
                 r for r in results
                 if r['group'] == 'long' and r['method'] == method]:
             runs.setdefault(r['iters'], {}).setdefault(method, []).append(r)
-    pixels = base.get('raw pixels', {})
     rows, gaps = [], []
     for iters, pair in sorted(runs.items()):
         for method in ('simclr', 'nnclr'):
@@ -263,9 +269,8 @@ def _render_budgets(results: List[Dict], base: Dict,
             cells = []
             for key in ('knn_top1', 'probe_top1'):
                 values = [r[key] for r in group]
-                over = '—' if key not in pixels else \
-                    f'{statistics.mean(values) - pixels[key]:+.2f}'
-                cells += [_fmt(values), over]
+                cells += [_fmt(values),
+                          _margin(statistics.mean(values), base, key)]
             rows.append(f'| {LABELS[method]} | {iters} | {len(group)} | ' +
                         ' | '.join(cells) + ' |')
         if len(pair) == 2:
@@ -286,8 +291,10 @@ def _render_budgets(results: List[Dict], base: Dict,
     ] + gaps + ['']
 
 
-def render(results: List[Dict], base: Dict, budget: int) -> str:
-    """The markdown of the quality section."""
+def render(results: List[Dict], base: Dict, budget: int,
+           gpu_results: Optional[List[Dict]] = None) -> str:
+    """The markdown of the quality section (the GPU runs' table, if any,
+    before the commands, which belong to the CPU runs)."""
     lines = ['']
     machine = results[0].get('machine') if results else None
     lines += [
@@ -455,6 +462,9 @@ def render(results: List[Dict], base: Dict, budget: int) -> str:
                          f'{r["probe_top1"]:.2f} | ' + ' | '.join(cells) +
                          ' |')
         lines.append('')
+    gpu = render_gpu(gpu_results or [], base, budget)
+    if gpu:
+        lines += [gpu]
     lines += ['### Commands of the runs', '',
               'Each run is `tools/train.py` with the options below (see '
               '`command` in its `result.json`); for example:', '']
@@ -468,7 +478,6 @@ def render_gpu(results: List[Dict], base: Dict, budget: int) -> str:
     if not results:
         return ''
     machines = sorted({r['machine'] for r in results})
-    pixels = base.get('raw pixels', {})
     lines = [
         f'### On a GPU: {results[0]["iters"] // budget}x the budget', '',
         '`python tools/benchmarks/quality.py --gpu --methods simclr nnclr '
@@ -484,8 +493,7 @@ def render_gpu(results: List[Dict], base: Dict, budget: int) -> str:
     for r in sorted(results, key=lambda r: (r['method'] != 'simclr',
                                              r['method'], r['seed'])):
         curve = ', '.join(f'{v:.1f}' for _, v in r['curve'])
-        over = {k: '—' if k not in pixels else f'{r[k] - pixels[k]:+.2f}'
-                for k in ('knn_top1', 'probe_top1')}
+        over = {k: _margin(r[k], base, k) for k in ('knn_top1', 'probe_top1')}
         lines.append(
             f'| {LABELS[r["method"]]} | {r["seed"]} | {r["iters"]} | '
             f'{r["iters"] * 256 / 60000:.1f} | {r["knn_top1"]:.2f} | '
@@ -512,10 +520,5 @@ def write_report(results: List[Dict], docs: str, root: str,
     base = baselines(osp.join(docs, 'results'), BENCH.format('simclr'))
     if results:
         _plot(results, BUDGET, docs, root)
-    body = render(results, base, BUDGET)
-    gpu = render_gpu(gpu_results or [], base, BUDGET)
-    if gpu:
-        # Before the commands, which belong to the CPU runs.
-        marker = '### Commands of the runs'
-        body = body.replace(marker, gpu + '\n' + marker)
-    return write_section('quality', body, docs)
+    return write_section('quality',
+                         render(results, base, BUDGET, gpu_results), docs)
