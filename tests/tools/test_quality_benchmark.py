@@ -26,6 +26,12 @@ def test_campaign_plan_covers_the_issue_and_has_no_duplicates():
     assert {r['method'] for r in crop} == {'simclr', 'nnclr'}
     assert all(r['options'] == {'model.data_preprocessor.jitter_prob': 0.0}
                for r in crop)
+    # NNCLR at SimCLR's temperature: every seed at the standard and the 4x
+    # budget, so both gaps are paired over the same seeds.
+    same_t = {(r['iters'], r['seed']) for r in runs
+              if r['variant'] == 'temp0.2'}
+    assert same_t == {(i, s) for i in (quality.BUDGET, 4 * quality.BUDGET)
+                      for s in (0, 1, 2)}
     # Every config the plan names exists.
     assert all(osp.isfile(osp.join(REPO, r['config'])) for r in runs)
 
@@ -136,3 +142,37 @@ def test_cause_runs_are_reported_against_their_default_run():
     assert any(f'same temperature (0.2), paired by seed: kNN {gap:+.2f} '
                '(1 seed)' in ln for ln in lines)
     assert quality_report._render_causes(results, quality.BUDGET) == []
+
+
+def test_budget_table_pairs_each_arm_with_simclr_per_budget():
+    import quality_report
+    # The stored runs, less any real 4x temperature runs (this test adds
+    # its own).
+    results = [r for r in quality.load_results(quality.RESULTS)
+               if not (r['group'] == 'long' and r['variant'] == 'temp0.2')]
+    keys = {r['key']: r for r in results}
+    simclr = keys['simclr_default_4000it_seed0']
+    nnclr = keys['nnclr_default_4000it_seed0']
+    variant = dict(nnclr, variant='temp0.2', key='nnclr_temp0.2_4000it_seed0',
+                   options=dict(quality.SAME_TEMP),
+                   knn_top1=simclr['knn_top1'] + 0.5,
+                   probe_top1=simclr['probe_top1'] - 0.25)
+    base = {'raw pixels': {'knn_top1': 80.0, 'probe_top1': 85.0}}
+    lines = quality_report._render_budgets(results + [variant], base,
+                                           quality.BUDGET)
+    rows = [ln for ln in lines if ln.startswith('| NNCLR at 0.2 | 4000 |')]
+    knn, probe = variant['knn_top1'], variant['probe_top1']
+    assert rows == [f'| NNCLR at 0.2 | 4000 | 1 | {knn:.2f} (1 seed) | '
+                    f'{knn - 80:+.2f} | {probe:.2f} (1 seed) | '
+                    f'{probe - 85:+.2f} |']
+    gap = [ln for ln in lines if ln.startswith('| 4000 |')]
+    assert len(gap) == 1 and gap[0].endswith(
+        '| +0.50 (1 seed) | -0.25 (1 seed) |')
+    # At the standard budget the arm is the ``cause`` group's runs, and a
+    # budget without the arm shows a dash, not a number from elsewhere.
+    causes = [r for r in results if r['group'] == 'cause'
+              and r['variant'] == 'temp0.2']
+    std = [ln for ln in lines if ln.startswith('| NNCLR at 0.2 | 1000 |')]
+    assert len(std) == 1 and f'| {len(causes)} |' in std[0]
+    two = [ln for ln in lines if ln.startswith('| 2000 |')]
+    assert len(two) == 1 and two[0].endswith('| — | — |')
