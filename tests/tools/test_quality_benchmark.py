@@ -142,6 +142,15 @@ def test_cause_runs_are_reported_against_their_default_run():
     assert any(f'same temperature (0.2), paired by seed: kNN {gap:+.2f} '
                '(1 seed)' in ln for ln in lines)
     assert quality_report._render_causes(results, quality.BUDGET) == []
+    # The main differences table carries the like-for-like row too.
+    base = {'raw pixels': dict(knn_top1=80.0, probe_top1=85.0, dims=784),
+            'random-init backbone': dict(knn_top1=50.0, probe_top1=60.0,
+                                         dims=128)}
+    text = quality_report.render(results + [variant], base, quality.BUDGET)
+    assert f'| NNCLR at temperature 0.2 − SimCLR | {gap:+.2f} (1 seed) |' \
+        in text
+    assert 'NNCLR at temperature 0.2' not in quality_report.render(
+        results, base, quality.BUDGET)
 
 
 def test_budget_table_pairs_each_arm_with_simclr_per_budget():
