@@ -32,6 +32,8 @@ def test_campaign_plan_covers_the_issue_and_has_no_duplicates():
               if r['variant'] == 'temp0.2'}
     assert same_t == {(i, s) for i in (quality.BUDGET, 4 * quality.BUDGET)
                       for s in (0, 1, 2)}
+    # Without warm-up too, every seed at the standard budget.
+    assert {r['seed'] for r in runs if r['variant'] == 'warmup0'} == {0, 1, 2}
     # Every config the plan names exists.
     assert all(osp.isfile(osp.join(REPO, r['config'])) for r in runs)
 
@@ -142,6 +144,14 @@ def test_cause_runs_are_reported_against_their_default_run():
     assert any(f'same temperature (0.2), paired by seed: kNN {gap:+.2f} '
                '(1 seed)' in ln for ln in lines)
     assert quality_report._render_causes(results, quality.BUDGET) == []
+    # Without warm-up: its own paired line against the default NNCLR.
+    no_warmup = dict(variant, variant='warmup0', key='nnclr_warmup0_1000it'
+                     '_seed0', options={'custom_hooks.0.warmup_iters': 0})
+    lines = quality_report._render_causes(results + [no_warmup],
+                                          quality.BUDGET)
+    assert any(ln.startswith('NNCLR without − with the default warm-up, '
+                             'paired by seed: kNN +0.50 (1 seed), probe '
+                             '-0.25 (1 seed)') for ln in lines)
     # The main differences table carries the like-for-like row too.
     base = {'raw pixels': dict(knn_top1=80.0, probe_top1=85.0, dims=784),
             'random-init backbone': dict(knn_top1=50.0, probe_top1=60.0,
