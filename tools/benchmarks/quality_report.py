@@ -238,18 +238,17 @@ def _render_causes(results: List[Dict], budget: int) -> List[str]:
         lines.append(f'| {LABELS[r["method"]]} | {r["variant"]} | '
                      f'{r["seed"]} | {setting} | {r["knn_top1"]:.2f} | '
                      f'{delta[0]} | {r["probe_top1"]:.2f} | {delta[1]} |')
-    same_t = _by(results, 'cause', 'nnclr', 'temp0.2', iters=budget)
-    simclr = _by(results, 'main', 'simclr', iters=budget)
-    if same_t and simclr:
-        lines += ['', 'NNCLR − SimCLR at the same temperature (0.2), paired '
-                  'by seed: kNN ' + _paired(same_t, simclr, 'knn_top1') +
-                  ', probe ' + _paired(same_t, simclr, 'probe_top1') + '.']
-    no_warmup = _by(results, 'cause', 'nnclr', 'warmup0', iters=budget)
-    nnclr = _by(results, 'main', 'nnclr', iters=budget)
-    if no_warmup and nnclr:
-        lines += ['', 'NNCLR without − with the default warm-up, paired by '
-                  'seed: kNN ' + _paired(no_warmup, nnclr, 'knn_top1') +
-                  ', probe ' + _paired(no_warmup, nnclr, 'probe_top1') + '.']
+    # (text, variant, reference method): NNCLR variants paired by seed.
+    for text, variant, ref in (
+            ('NNCLR − SimCLR at the same temperature (0.2)', 'temp0.2',
+             'simclr'),
+            ('NNCLR without − with the default warm-up', 'warmup0', 'nnclr')):
+        a = _by(results, 'cause', 'nnclr', variant, iters=budget)
+        b = _by(results, 'main', ref, iters=budget)
+        if a and b:
+            lines += ['', f'{text}, paired by seed: kNN ' +
+                      _paired(a, b, 'knn_top1') + ', probe ' +
+                      _paired(a, b, 'probe_top1') + '.']
     return lines + ['']
 
 
