@@ -1,10 +1,12 @@
 # The two commands of the README. Both run the same idempotent set-up first.
 #   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
 #   make test [PYTEST_ARGS=...] [TEST_JOBS=N]  the test suite, one worker per core up to 4 (slow tests: PYTEST_ARGS="-m slow")
+#   make test-oldest [PYTEST_ARGS=...]    the same suite on the oldest tested stack (.venv-oldest: torch 2.1, numpy 1.26)
 #   make bench-quality [BENCH_ARGS=...]   the quality benchmark (hours; resumable, see docs/benchmarks.md)
 #   make gpu-wheels / make gpu-check      prepare .whl/ here; on a GPU machine (its python3), check the CUDA path
 VENV ?= .venv
 PY := $(VENV)/bin/python
+OLDEST_VENV ?= .venv-oldest
 ALGO ?= nnclr
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -13,7 +15,7 @@ GPU_PY ?= python3
 # 0 runs the tests in the pytest process itself.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); if [ $$n -gt 4 ]; then n=4; elif [ $$n -lt 2 ]; then n=0; fi; echo $$n)
 
-.PHONY: setup demo test data clean bench-quality gpu-wheels gpu-check
+.PHONY: setup setup-oldest demo test test-oldest data clean bench-quality gpu-wheels gpu-check
 
 setup:
 	@bash scripts/setup_env.sh
@@ -28,6 +30,16 @@ demo:
 
 test: setup
 	@$(PY) -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
+
+# requirements/lock/oldest.txt in its own venv; NNCLR_OTHER_STACK_PYTHON
+# lets the cross-stack checkpoint tests resume on the newest stack what
+# the oldest wrote, and the other way round.
+setup-oldest:
+	@STACK=oldest VENV=$(OLDEST_VENV) bash scripts/setup_env.sh
+
+test-oldest: setup-oldest
+	@NNCLR_OTHER_STACK_PYTHON=$(if $(wildcard $(PY)),$(abspath $(PY)),) \
+		$(OLDEST_VENV)/bin/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 bench-quality: setup
 	@$(PY) -m pip install -q -r requirements/benchmark.txt

@@ -26,10 +26,14 @@ setup(
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
+    # The oldest Python both tested stacks run on (CI: 3.11).
     python_requires='>=3.11',
     packages=find_packages(include=['nnclr_plugin', 'nnclr_plugin.*']),
     install_requires=read_requirements('runtime.txt'),
     extras_require={
+        # mmcv is left to the user (built for their torch and CUDA) and
+        # checked at import; `pip install nnclr_plugin[mim]` asks pip for it.
+        'mim': read_requirements('mminstall.txt'),
         'tests': read_requirements('tests.txt'),
         'optional': read_requirements('optional.txt'),
         'benchmark': read_requirements('benchmark.txt'),

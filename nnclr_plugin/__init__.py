@@ -7,17 +7,21 @@ registries (``MODELS``, ``HOOKS``, ``DATASETS``), so configs that use
 """
 import warnings
 
-# mmengine 0.10 imports pkg_resources (setuptools < 81 is pinned for it);
+# mmengine 0.10 imports pkg_resources (setuptools < 81 is required for it);
 # its deprecation warning would head every command's output.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
-from .compat import apply_all, skip_incompatible_multimodal  # noqa: E402
+from .dependencies import check_mmcv  # noqa: E402
 
-skip_incompatible_multimodal()  # before anything imports mmpretrain.models
+check_mmcv()  # before anything imports mmcv: a clear message if missing
+
+from . import compat  # noqa: E402
+
+compat.apply_early()  # before anything imports mmpretrain.models
 
 from . import datasets, engine, models  # noqa: E402,F401  (registration)
 from .version import __version__  # noqa: E402
 
-apply_all()  # see nnclr_plugin/compat.py for what and why
+compat.apply_all()  # see nnclr_plugin/compat/ for what, why and where
 
 __all__ = ['__version__']

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# One idempotent set-up behind `make demo` / `make test`:
-#   1. .venv with python3.11
-#   2. the pinned OpenMMLab stack (mmcv from a wheel cache, else built from sdist)
-#   3. `pip install -e .` of this plugin (+ mmsegmentation for make test)
+# One idempotent set-up behind `make demo` / `make test` / `make test-oldest`:
+#   1. a venv with python3.11
+#   2. one tested stack, exactly as its lock file says (mmcv from a wheel
+#      cache, else built from the sdist)
+#   3. `pip install -e .` of this plugin (+ mmsegmentation for the tests)
 #   4. Fashion-MNIST un-gzipped into $NNCLR_DATA_ROOT (default: data/fashion_mnist)
 # A stamp file keyed on the requirement files makes a second run take seconds.
+#
+# STACK=newest (default, .venv) or STACK=oldest (.venv-oldest): which
+# requirements/lock/$STACK.txt to install. The plugin's own requirements
+# are ranges (requirements/runtime.txt); the locks make the two README
+# commands reproducible.
 #
 # MMCV_OPS=required (make test, the default) needs mmcv's compiled ops: a
 # cached full wheel, else a ~15 min build from the sdist. MMCV_OPS=optional
@@ -16,13 +22,27 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+STACK="${STACK:-newest}"
+LOCK="requirements/lock/$STACK.txt"
+[ -f "$LOCK" ] || { echo "[setup] ERROR: STACK=$STACK: no lock file $LOCK" >&2; exit 1; }
 PYTHON="${PYTHON:-python3.11}"
-VENV="${VENV:-$ROOT/.venv}"
-SHARED_WHEELS="${SHARED_WHEELS:-$ROOT/../shared/wheels}"
-LOCAL_WHEELS="$ROOT/.cache/wheels"
-MMCV_VERSION="2.1.0"
+if [ "$STACK" = newest ]; then
+    VENV="${VENV:-$ROOT/.venv}"
+    # torch >= 2.10 headers use C++20 features; mmcv 2.1.0 hard-codes c++17.
+    CXX_STD=c++20
+    WHEEL_SUBDIR=""
+else
+    VENV="${VENV:-$ROOT/.venv-$STACK}"
+    CXX_STD=c++17
+    # Wheel names do not say which torch an mmcv was built against: each
+    # stack has its own cache folders.
+    WHEEL_SUBDIR="/torch$(sed -n 's/^torch==\([0-9]*\.[0-9]*\).*/\1/p' "$LOCK")"
+fi
+SHARED_WHEELS="${SHARED_WHEELS:-$ROOT/../shared/wheels}$WHEEL_SUBDIR"
+LOCAL_WHEELS="$ROOT/.cache/wheels/$STACK"
+MMCV_VERSION="$(sed -n 's/^mmcv==//p' "$LOCK")"
 MMCV_OPS="${MMCV_OPS:-required}"
-LITE_WHEELS="$ROOT/.cache/wheels-no-ops"
+LITE_WHEELS="$ROOT/.cache/wheels-no-ops/$STACK"
 DATA_ROOT="${NNCLR_DATA_ROOT:-$ROOT/data/fashion_mnist}"
 DEB_DIR="/usr/share/datasets/fashion-mnist"
 
@@ -45,7 +65,7 @@ quiet_pip() {
 }
 
 # The stamp covers every file that decides what gets installed.
-stamp_src=$(cat requirements/*.txt setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
+stamp_src=$(cat requirements/*.txt "$LOCK" setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
 STAMP="$VENV/.nnclr_plugin_setup"
 has_mmcv_ops() {
     "$VENV/bin/python" -c "from mmcv.utils import ext_loader; ext_loader.load_ext('_ext', ['nms'])" >/dev/null 2>&1
@@ -70,7 +90,7 @@ else
 
     log "installing build prerequisites"
     quiet_pip install -q --upgrade pip
-    quiet_pip install -q -r requirements/build.txt
+    quiet_pip install -q -c "$LOCK" -r requirements/build.txt
 
     # mmcv 2.1.0 has no wheel for torch 2.14: take one from a cache or build it.
     if "${PIP[@]}" install -q --no-deps --no-index --force-reinstall "${FIND_LINKS[@]}" "mmcv==$MMCV_VERSION" 2>/dev/null \
@@ -102,8 +122,7 @@ else
             -d "$build_dir" "mmcv==$MMCV_VERSION"
         tar -xzf "$build_dir"/mmcv-"$MMCV_VERSION".tar.gz -C "$build_dir"
         src="$build_dir/mmcv-$MMCV_VERSION"
-        # torch >= 2.10 headers use C++20 features; mmcv 2.1.0 hard-codes c++17.
-        sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+        sed -i "s/-std=c++17/-std=$CXX_STD/g" "$src/setup.py"
         if command -v nvcc >/dev/null && command -v nvidia-smi >/dev/null && nvidia-smi >/dev/null 2>&1; then
             export FORCE_CUDA=1
             log "nvcc and a GPU found: building CUDA ops too"
@@ -114,8 +133,8 @@ else
         "${PIP[@]}" install -q --no-deps --no-index --force-reinstall --find-links "$LOCAL_WHEELS" "mmcv==$MMCV_VERSION"
     fi
 
-    log "installing the pinned stack and test requirements"
-    quiet_pip install -q "${FIND_LINKS[@]}" -r requirements/runtime.txt -r requirements/tests.txt
+    log "installing the $STACK stack ($LOCK) and the test requirements"
+    quiet_pip install -q "${FIND_LINKS[@]}" -c "$LOCK" -r requirements/runtime.txt -r requirements/tests.txt
     log "installing nnclr_plugin (editable)"
     quiet_pip install -q --no-deps --no-build-isolation -e .
     echo "$stamp_src" > "$STAMP"
@@ -129,7 +148,7 @@ has_mmseg() {
 }
 if [ "$MMCV_OPS" = required ] && ! has_mmseg; then
     log "installing the segmentation extra (requirements/segmentation.txt)"
-    quiet_pip install -q -r requirements/segmentation.txt
+    quiet_pip install -q -c "$LOCK" -r requirements/segmentation.txt
 fi
 
 # ---------------------------------------------------------------- data

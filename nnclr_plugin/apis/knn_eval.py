@@ -16,30 +16,34 @@ from typing import Dict, List, Optional
 
 from nnclr_plugin.evaluation import frozen_features, knn_accuracy, write_json
 from nnclr_plugin.utils.cli import add_frozen_eval_args
-from nnclr_plugin.utils.config import REPO_ROOT
-
-DEFAULT_DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
-                               'fashion_mnist_eval.py')
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse the command line (``argv`` defaults to ``sys.argv[1:]``)."""
+def parse_args(argv: Optional[List[str]] = None,
+               default_data_config: Optional[str] = None
+               ) -> argparse.Namespace:
+    """Parse the command line (``argv`` defaults to ``sys.argv[1:]``;
+    ``default_data_config`` None makes ``--data-config`` required)."""
     parser = argparse.ArgumentParser(
         description='Weighted kNN evaluation (Wu et al. 2018) of the '
         'backbone features of a checkpoint')
-    add_frozen_eval_args(parser, DEFAULT_DATA_CONFIG)
+    add_frozen_eval_args(parser, default_data_config)
     parser.add_argument('--k', type=int, default=200, help='neighbours')
     parser.add_argument(
         '--temperature', type=float, default=0.07, help='vote temperature')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> Dict:
+def main(argv: Optional[List[str]] = None,
+         default_data_config: Optional[str] = None) -> Dict:
     """Evaluate a checkpoint; returns what ``--out`` receives.
 
     Args:
         argv (List[str], optional): Command-line arguments without the
             program name. Defaults to ``sys.argv[1:]``.
+        default_data_config (str, optional): ``--data-config`` when the
+            command line has none (``tools/analysis_tools/knn_eval.py``
+            passes the repository's Fashion-MNIST one). Defaults to None:
+            the option is required.
 
     Returns:
         dict: ``top1``, ``top5`` (percent), ``k`` (the number of neighbours
@@ -47,7 +51,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         ``num_train``, ``num_test``, ``checkpoint``, ``config`` and
         ``missing_backbone_keys``.
     """
-    args = parse_args(argv)
+    args = parse_args(argv, default_data_config)
     start = time.time()
     feats = frozen_features(args)
     train_feats, train_labels = feats.train

@@ -37,23 +37,23 @@ from nnclr_plugin.models.memories import label_agreement
 from nnclr_plugin.models.utils import topk_inner_product
 from nnclr_plugin.utils import build_model_from_config, resolve_config_path
 from nnclr_plugin.utils.cli import picture_parser
-from nnclr_plugin.utils.config import REPO_ROOT
 from nnclr_plugin.visualization import draw_neighbor_grid, select_queries
-
-DEFAULT_DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
-                               'fashion_mnist_eval.py')
 SOURCES = ('support-set', 'dataset')
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse the command line (``argv`` defaults to ``sys.argv[1:]``)."""
+def parse_args(argv: Optional[List[str]] = None,
+               default_data_config: Optional[str] = None
+               ) -> argparse.Namespace:
+    """Parse the command line (``argv`` defaults to ``sys.argv[1:]``;
+    ``default_data_config`` None makes ``--data-config`` required)."""
     parser = picture_parser(
         'PNG grid of the nearest neighbours of test images in the '
         'projection space of a checkpoint (support set or dataset)',
         'model config (e.g. an NNCLR config)', 'checkpoint of that model')
     parser.add_argument(
         '--data-config',
-        default=DEFAULT_DATA_CONFIG,
+        default=default_data_config,
+        required=default_data_config is None,
         help='single-view data config: train_dataloader.dataset is the '
         'gallery, val_dataloader.dataset gives the queries '
         '(default: %(default)s)')
@@ -150,12 +150,17 @@ def stored_images(queue, indices: torch.Tensor, train_ds,
     return sample_idx
 
 
-def main(argv: Optional[List[str]] = None) -> Dict:
+def main(argv: Optional[List[str]] = None,
+         default_data_config: Optional[str] = None) -> Dict:
     """Draw the grid; returns what was drawn.
 
     Args:
         argv (List[str], optional): Command-line arguments without the
             program name. Defaults to ``sys.argv[1:]``.
+        default_data_config (str, optional): ``--data-config`` when the
+            command line has none (the tool in ``tools/analysis_tools/``
+            passes the repository's Fashion-MNIST one). Defaults to None:
+            the option is required.
 
     Returns:
         dict: ``out_file``, ``source``, ``k`` (after clipping),
@@ -167,7 +172,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         None if no label is known), ``queue_filled`` and ``figure`` (PNG
         size and grid shape). Nested lists are plain Python lists.
     """
-    args = parse_args(argv)
+    args = parse_args(argv, default_data_config)
     start = time.time()
     _, model = build_model_from_config(args.config)
     # Restores the support-set buffers (rows, labels, sample indices) too.

@@ -3,6 +3,7 @@ import argparse
 import copy
 import os
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config, DictAction
 
@@ -42,9 +43,16 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_frozen_eval_args(parser: argparse.ArgumentParser,
-                         default_data_config: str) -> None:
+                         default_data_config: Optional[str] = None) -> None:
     """Options of the tools that evaluate a checkpoint's frozen backbone
-    (``knn_eval.py``, ``linear_probe.py``)."""
+    (``knn_eval.py``, ``linear_probe.py``).
+
+    Args:
+        parser (ArgumentParser): Gets the options.
+        default_data_config (str, optional): ``--data-config`` default
+            (the scripts in ``tools/`` pass their repository's Fashion-MNIST
+            one); None makes the option required.
+    """
     import torch
     parser.add_argument('config', help='mmpretrain model config file')
     parser.add_argument(
@@ -54,6 +62,7 @@ def add_frozen_eval_args(parser: argparse.ArgumentParser,
     parser.add_argument(
         '--data-config',
         default=default_data_config,
+        required=default_data_config is None,
         help='config whose train_dataloader holds the training (memory) '
         'images and whose val_dataloader the test (query) images '
         '(default: %(default)s)')

@@ -8,7 +8,6 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import get_installed_path, import_modules_from_strings
 from torch import nn
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def resolve_config_path(path: str) -> str:
     """Accept ``'mmpretrain::byol/x.py'``-style paths on the command line.

@@ -316,6 +316,11 @@ def test_knn_eval_tool_end_to_end(demo_model):
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0'
     ]
     out = str(work / 'full.json')
+    # The package knows no repository: without a default the option is
+    # required (tools/analysis_tools/knn_eval.py passes this one).
+    with pytest.raises(SystemExit):
+        tool.main([DEMO_CONFIGS[0], full, '--out', out] + common)
+    common += ['--data-config', DATA_CONFIG]
     results = tool.main([DEMO_CONFIGS[0], full, '--out', out] + common)
 
     with open(out) as f:

@@ -10,8 +10,6 @@ from helpers import REPO
 sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
 import gpu_check  # noqa: E402
 
-sys.path.pop(0)
-
 
 def test_identical_results_pass_and_deviations_fail():
     inputs = gpu_check.fixed_inputs()

@@ -121,7 +121,7 @@ def nnclr_checkpoint(tmp_path_factory):
 def run_tool(setup: dict, out: str, *extra: str) -> dict:
     return visualize_neighbors.main([
         setup['config'], setup['ckpt'], '--out', out, '--data-root',
-        DATA_ROOT, '--max-gallery',
+        DATA_ROOT, '--data-config', DATA_CONFIG, '--max-gallery',
         str(MAX_GALLERY), '--num-queries', '4', '--k', '3', '--batch-size',
         str(BATCH_SIZE), '--device', 'cpu', *extra
     ])

@@ -11,8 +11,15 @@ See :mod:`nnclr_plugin.apis.visualize_neighbors`. Example::
 # mutes mmengine's import-time pkg_resources warning.
 import nnclr_plugin  # noqa: F401,I001
 
-from nnclr_plugin.apis.visualize_neighbors import main
-from nnclr_plugin.utils.user_errors import run_cli
+import os.path as osp  # noqa: E402
+
+from nnclr_plugin.apis.visualize_neighbors import main  # noqa: E402
+from nnclr_plugin.utils.user_errors import run_cli  # noqa: E402
+
+# This script's repository (the installed package may live elsewhere).
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DATA_CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets',
+                       'fashion_mnist_eval.py')
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_cli(lambda: main(default_data_config=DATA_CONFIG))

@@ -19,7 +19,11 @@ import sys
 import time
 from typing import Dict, List
 
-from nnclr_plugin.apis.demo import CONFIGS, REPO, RESULTS
+from nnclr_plugin.apis.demo import demo_configs, results_file
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = demo_configs(REPO)
+RESULTS = results_file(REPO)
 
 
 def run_one(algo: str, seed: int, work_root: str, reuse: bool) -> Dict:

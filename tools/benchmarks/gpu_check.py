@@ -342,7 +342,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         '(default: the repository\'s docs/)')
     args = parser.parse_args(argv)
     if args.to_docs:
-        from nnclr_plugin.utils.benchmark_docs import DOCS, write_section
+        from benchmark_docs import DOCS, write_section
         with open(args.to_docs) as f:
             report = json.load(f)
         print('wrote', write_section('gpu-check', to_markdown(report),

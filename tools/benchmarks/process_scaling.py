@@ -36,7 +36,7 @@ from mmengine.registry import init_default_scope
 from step_time import SCALES, Trainer, synthetic_batches
 
 from nnclr_plugin.evaluation import write_json
-from nnclr_plugin.utils.benchmark_docs import DOCS, machine_kind, write_section
+from benchmark_docs import DOCS, machine_kind, write_section
 from nnclr_plugin.utils.dist import CPUDistributedDataParallel
 
 GOAL = 1.2

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from nnclr_plugin.utils.benchmark_docs import machine_kind, write_section
+from benchmark_docs import machine_kind, write_section
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LABELS = {

@@ -52,7 +52,7 @@ from mmpretrain.structures import DataSample
 
 from nnclr_plugin.engine.hooks import find_queues
 from nnclr_plugin.evaluation import write_json
-from nnclr_plugin.utils.benchmark_docs import (DOCS, REPO, machine_kind,
+from benchmark_docs import (DOCS, REPO, machine_kind,
                                                write_section)
 
 BENCH = osp.join(REPO, 'configs', 'bench',

@@ -32,7 +32,7 @@ import time
 from typing import Dict, List
 
 from nnclr_plugin.evaluation import write_json
-from nnclr_plugin.utils.benchmark_docs import DOCS, machine_kind, write_section
+from benchmark_docs import DOCS, machine_kind, write_section
 
 VARIANTS = {'full': None, 'blocked': 'auto'}
 # The goal, at the paper's sizes on CPU.

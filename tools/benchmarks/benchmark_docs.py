@@ -11,6 +11,7 @@ import platform
 
 import torch
 
+# This file lives in tools/benchmarks/ of the repository whose docs it writes.
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOCS = osp.join(REPO, 'docs')
 
