@@ -1,6 +1,7 @@
 """The package works installed as a wheel, outside any checkout: it
 imports and registers from site-packages, and the repository's tools run
 against that install."""
+import json
 import os
 import os.path as osp
 import shutil
@@ -28,26 +29,46 @@ def test_no_module_derives_paths_from_its_own_location():
     assert offenders == []
 
 
+def copy_source(dst) -> str:
+    """The files a wheel is built from, copied: setuptools writes build/
+    and egg-info into the source folder, where stale files would leak into
+    later wheels."""
+    os.makedirs(dst)
+    for name in ('setup.py', 'README.md'):
+        shutil.copy(osp.join(REPO, name), osp.join(dst, name))
+    for name in ('requirements', 'nnclr_plugin'):
+        shutil.copytree(osp.join(REPO, name), osp.join(dst, name),
+                        ignore=shutil.ignore_patterns('__pycache__'))
+    return str(dst)
+
+
+def test_installing_into_this_stack_changes_no_installed_package(tmp_path):
+    """The requirements are ranges that both tested stacks satisfy: pip
+    would add nnclr_plugin alone (no upgrade of torch & co.)."""
+    report = tmp_path / 'report.json'
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '--dry-run', '--no-index',
+         '--no-build-isolation', '-q', '--report', str(report),
+         copy_source(tmp_path / 'src')], capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(report) as f:
+        wanted = [item['metadata']['name'].replace('-', '_')
+                  for item in json.load(f)['install']]
+    assert wanted == ['nnclr_plugin'], wanted
+
+
 @pytest.fixture(scope='module')
 def installed(tmp_path_factory):
     """``pip install`` of a wheel built from this checkout into a folder
     that comes first on ``PYTHONPATH`` (the editable install stays behind
     it), with the checkout itself off the path."""
     root = tmp_path_factory.mktemp('wheel_install')
-    src, dist, site = root / 'src', root / 'dist', root / 'site'
-    src.mkdir()
-    # Built from a copy: setuptools writes build/ into the source folder,
-    # where stale files would leak into later wheels.
-    for name in ('setup.py', 'README.md', 'requirements'):
-        copy = shutil.copytree if osp.isdir(osp.join(REPO, name)) else \
-            shutil.copy
-        copy(osp.join(REPO, name), src / name)
-    shutil.copytree(PACKAGE, src / 'nnclr_plugin',
-                    ignore=shutil.ignore_patterns('__pycache__'))
+    src, dist, site = copy_source(root / 'src'), root / 'dist', root / 'site'
     pip = [sys.executable, '-m', 'pip']
     build = subprocess.run(
         [*pip, 'wheel', '--no-deps', '--no-build-isolation', '--no-index',
-         '-q', '-w', str(dist), str(src)], capture_output=True, text=True,
+         '-q', '-w', str(dist), src], capture_output=True, text=True,
         timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     wheels = list(dist.glob('nnclr_plugin-*.whl'))
