@@ -7,9 +7,11 @@ import argparse
 
 from mmengine.runner import Runner
 
-from nnclr_plugin.utils.checkpoint_files import require_readable
+from nnclr_plugin.utils.checkpoint_files import (require_complete_checkpoint,
+                                                 require_readable)
 from nnclr_plugin.utils.cli import (add_runner_args, build_model_early,
                                     finalize_for_launcher, load_runner_config)
+from nnclr_plugin.utils.dist import finish_distributed
 from nnclr_plugin.utils.user_errors import run_cli
 
 
@@ -53,7 +55,9 @@ def main() -> None:
         ]
     build_model_early(cfg)
     runner = Runner.from_cfg(finalize_for_launcher(cfg))
+    require_complete_checkpoint(runner.model, args.checkpoint)
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -17,7 +17,9 @@ from nnclr_plugin.utils.checkpoint_files import (newest_readable_checkpoint,
 from nnclr_plugin.utils.cli import (add_runner_args, build_model_early,
                                     finalize_for_launcher, harden_hooks,
                                     load_runner_config)
+from nnclr_plugin.utils.dist import finish_distributed
 from nnclr_plugin.utils.user_errors import run_cli
+from nnclr_plugin.utils.work_dir_lock import WorkDirLock
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,12 +82,29 @@ def merge_args(cfg, args: argparse.Namespace):
     return cfg
 
 
+def warn_nothing_to_resume(runner, args: argparse.Namespace) -> None:
+    """``--resume`` without a path keeps mmengine's auto-resume meaning (a
+    fresh start when the work dir has no checkpoint), but says so last,
+    where it is read, instead of one INFO line at the top of the log."""
+    if args.resume == 'auto' and not runner.cfg.get('load_from'):
+        runner.logger.warning(
+            f'--resume: no checkpoint in work_dir {runner.work_dir}; '
+            'training starts from scratch. Check --work-dir if you meant '
+            'to continue a run.')
+
+
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(load_runner_config(args), args)
+    cfg = load_runner_config(args)
+    # Held until the process exits: a second run into this dir fails here,
+    # before it looks for a checkpoint to resume.
+    WorkDirLock(cfg.work_dir).acquire()
+    cfg = merge_args(cfg, args)
     build_model_early(cfg)
     runner = Runner.from_cfg(finalize_for_launcher(cfg))
+    warn_nothing_to_resume(runner, args)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ from mmpretrain.datasets import FashionMNIST
 from mmpretrain.registry import DATASETS
 
 DATA_ROOT_ENV = 'NNCLR_DATA_ROOT'
+SPLIT_SIZES = dict(train=60000, test=10000)
 GET_DATA_HINT = (
     'Get them with `make data` (as root it installs the Debian package '
     '`dataset-fashion-mnist` and un-gzips its files into data/fashion_mnist), '
@@ -44,11 +45,15 @@ class LocalFashionMNIST(FashionMNIST):
                 f'(looked in {where}) lacks {", ".join(missing)}. '
                 + GET_DATA_HINT)
         files = self.train_list if split != 'test' else self.test_list
-        for (name, _), ndim in zip(files, (3, 1)):
-            problem = self.check_idx_file(
-                osp.join(data_root, name[:-len('.gz')]), ndim)
+        paths = [osp.join(data_root, name[:-len('.gz')]) for name, _ in files]
+        for path, ndim in zip(paths, (3, 1)):
+            problem = self.check_idx_file(path, ndim)
             if problem:
                 raise ValueError(problem + ' ' + GET_DATA_HINT)
+        problem = self.check_split_pair(*paths, 'test' if split == 'test'
+                                        else 'train')
+        if problem:
+            raise ValueError(problem + ' ' + GET_DATA_HINT)
         super().__init__(
             data_root=data_root, split=split, download=False, **kwargs)
 
@@ -76,6 +81,37 @@ class LocalFashionMNIST(FashionMNIST):
             return (f'{path} is truncated or corrupt: its header promises '
                     f'{"x".join(map(str, dims))} values ({expected} bytes) '
                     f'but the file has {size} bytes.')
+        return None
+
+    @staticmethod
+    def idx_count(path: str) -> int:
+        """The number of items (first dimension) an idx file's header
+        declares."""
+        with open(path, 'rb') as f:
+            return struct.unpack('>2I', f.read(8))[1]
+
+    @classmethod
+    def check_split_pair(cls, images: str, labels: str,
+                         split: str) -> Optional[str]:
+        """Why an images/labels pair cannot be the ``split`` split, or None.
+
+        A labels file copied from the other split keeps a valid header, and
+        mmpretrain would pair the first images with the wrong labels
+        without a word; the two counts must agree, and match the split's
+        size when they equal the *other* split's.
+        """
+        n_images, n_labels = cls.idx_count(images), cls.idx_count(labels)
+        if n_images != n_labels:
+            return (f'Fashion-MNIST {split} split: {images} holds {n_images} '
+                    f'images but {labels} holds {n_labels} labels; both must '
+                    'come from the same split (was a file of the other '
+                    'split copied over one of them?).')
+        other = 'test' if split == 'train' else 'train'
+        if n_images == SPLIT_SIZES[other] != SPLIT_SIZES[split]:
+            return (f'Fashion-MNIST {split} split: {images} and {labels} hold '
+                    f'{n_images} items, the size of the {other} split '
+                    f'({SPLIT_SIZES[split]} expected): the {other} files '
+                    f'were copied over the {split} ones.')
         return None
 
     @classmethod

@@ -92,3 +92,53 @@ def newest_readable_checkpoint(work_dir: str) -> Optional[str]:
         raise RuntimeError('--resume found no readable checkpoint in '
                            f'{work_dir}: ' + '; '.join(problems))
     return None
+
+
+def uninitialised_keys(model, path: str) -> List[str]:
+    """The model's state-dict keys a checkpoint does not provide.
+
+    Compared as mmengine's ``load_checkpoint`` matches them (a
+    ``module.`` prefix of a wrapped model's checkpoint removed).
+
+    Args:
+        model (nn.Module): The model, possibly wrapped (``.module``).
+        path (str): The checkpoint (a Runner checkpoint or a bare
+            state dict).
+
+    Returns:
+        list[str]: Keys of ``model.state_dict()`` absent from the file.
+    """
+    ckpt = read_checkpoint(path, 'checkpoint')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    provided = {k[len('module.'):] if k.startswith('module.') else k
+                for k in state}
+    model = getattr(model, 'module', model)
+    return [k for k in model.state_dict() if k not in provided]
+
+
+def require_complete_checkpoint(model, path: str) -> None:
+    """Refuse to evaluate with parameters the checkpoint leaves random.
+
+    mmengine loads non-strictly and only logs the missing keys, so a
+    pretraining checkpoint given to a linear-evaluation config tests a
+    random head (about chance accuracy) with exit code 0.
+
+    Raises:
+        ValueError: Naming the missing key prefixes and what to do.
+    """
+    missing = uninitialised_keys(model, path)
+    if not missing:
+        return
+    prefixes = sorted({'.'.join(k.split('.')[:2]) for k in missing})
+    total = len(getattr(model, 'module', model).state_dict())
+    raise ValueError(
+        f'checkpoint {path} leaves {len(missing)} of the model\'s {total} '
+        f'tensors uninitialised ({", ".join(p + ".*" for p in prefixes)}; '
+        f'e.g. {missing[0]}): their random values would be evaluated. Is '
+        'it a pretraining checkpoint? tools/test.py evaluates a trained '
+        'model: train the evaluation config first (tools/train.py CONFIG '
+        '--cfg-options model.backbone.init_cfg.checkpoint=BACKBONE.pth, '
+        'with the backbone extracted by tools/model_converters/'
+        'extract_backbone_weights.py) and test that run\'s checkpoint, or '
+        'evaluate the frozen backbone with tools/analysis_tools/'
+        'knn_eval.py or linear_probe.py.')

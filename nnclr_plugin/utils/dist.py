@@ -82,3 +82,19 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
                 f'launcher={launcher!r} is not supported without CUDA; '
                 "use 'pytorch' (torchrun / tools/dist_train.sh) or 'slurm'")
     return True
+
+
+def finish_distributed() -> None:
+    """End a distributed run cleanly: every rank waits until all are done
+    (rank 0's final checkpoint written), then the process group is torn
+    down before the interpreter exits.
+
+    Without it, a rank that finishes first exits while the others still
+    write or communicate; gloo's threads can then abort that process
+    (``terminate called without an active exception``), and torchrun kills
+    the rest, rank 0 in the middle of its last checkpoint. A no-op outside
+    a process group.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

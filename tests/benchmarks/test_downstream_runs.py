@@ -399,3 +399,23 @@ def test_whole_pretrain_checkpoint_stops_before_the_first_iteration(
     assert 'model.backbone.init_cfg loaded only 0 of' in output
     assert r50_pretrain in output
     assert not re.search(r'Epoch\(train\)\s+\[1\]\[\s*1/', output)
+
+
+def test_test_tool_refuses_a_checkpoint_that_leaves_the_head_random(
+        r50_pretrain, tiny_imagenet, tmp_path):
+    """The pretraining checkpoint given to tools/test.py with a linear
+    config (issue 24, F): mmengine would load the backbone, log the missing
+    head.fc keys and report the accuracy of a random head, exit 0."""
+    import subprocess
+    proc = subprocess.run([
+        sys.executable, TEST, R50_LINEAR, r50_pretrain, '--work-dir',
+        str(tmp_path / 'misuse'), '--cfg-options',
+        *classification_options(tiny_imagenet)
+    ], cwd=osp.dirname(TOOLS), capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f'checkpoint {r50_pretrain} leaves 2 of the model' in output, \
+        output[-3000:]
+    assert '(head.fc.*; e.g. head.fc.weight)' in output
+    assert 'tools/train.py CONFIG' in output
+    assert 'accuracy/top1' not in output

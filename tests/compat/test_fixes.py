@@ -2,8 +2,11 @@
 applies, the stock behaviour (``NNCLR_PLUGIN_NO_FIXES=1``) still fails and
 the fix repairs it; where it does not, the stock code stays in place."""
 import io
+import json
 import os
 import pickle
+import re
+import runpy
 import subprocess
 import sys
 import zipfile
@@ -21,30 +24,70 @@ from nnclr_plugin.compat import (checkpoint_safe_globals, collate_fn_scope,
                                  history_buffer_pickle, mmcv_hue)
 
 
-def run_stock(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` after ``import nnclr_plugin`` with every fix off."""
+# Everything the tests need to see of the stock behaviour, in one process
+# with every fix off (an import of the stack takes seconds).
+STOCK_PROBES = r"""
+import io, json, traceback
+import mmcv, mmcv.image.photometric as photometric, numpy as np, torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner import Runner
+from nnclr_plugin import compat
+from nnclr_plugin.compat import collate_fn_scope, history_buffer_pickle, mmcv_hue
+
+
+def error(fn):
+    try:
+        fn()
+    except Exception:
+        return traceback.format_exc(limit=-1)
+    return None
+
+
+def weights_only_numpy():
+    out = io.BytesIO()
+    torch.save({'a': np.arange(3.)}, out)
+    out.seek(0)
+    torch.load(out, weights_only=True)
+
+
+def scoped_loader():
+    loader = Runner.build_dataloader(dict(
+        batch_size=2, dataset=[1, 2],
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate', _scope_='mmpretrain')))
+    next(iter(loader))
+
+
+print(json.dumps(dict(
+    applied=compat.APPLIED,
+    report=compat.report(),
+    stock_objects=(mmcv.adjust_hue is photometric.adjust_hue is mmcv_hue.STOCK
+                   and HistoryBuffer.__getstate__ is history_buffer_pickle.STOCK
+                   and Runner.__dict__['build_dataloader'].__func__
+                   is collate_fn_scope.STOCK),
+    hue=error(lambda: mmcv.adjust_hue(np.zeros((2, 2, 3), np.uint8), -0.1)),
+    weights_only=error(weights_only_numpy),
+    collate=error(scoped_loader))))
+"""
+
+
+@pytest.fixture(scope='module')
+def stock():
+    """What the stock code does here (``NNCLR_PLUGIN_NO_FIXES=1``)."""
     env = dict(os.environ, NNCLR_PLUGIN_NO_FIXES='1')
-    return subprocess.run(
-        [sys.executable, '-c', 'import nnclr_plugin\n' + code], env=env,
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-
-
-def test_the_environment_variable_turns_every_fix_off():
-    proc = run_stock(
-        'import mmcv, mmcv.image.photometric as p\n'
-        'from mmengine.runner import Runner\n'
-        'from mmengine.logging.history_buffer import HistoryBuffer\n'
-        'from nnclr_plugin import compat\n'
-        'from nnclr_plugin.compat import mmcv_hue, history_buffer_pickle, '
-        'collate_fn_scope\n'
-        'assert compat.APPLIED == [], compat.APPLIED\n'
-        'assert mmcv.adjust_hue is p.adjust_hue is mmcv_hue.STOCK\n'
-        'assert HistoryBuffer.__getstate__ is history_buffer_pickle.STOCK\n'
-        'assert Runner.__dict__["build_dataloader"].__func__ is '
-        'collate_fn_scope.STOCK\n'
-        'print(compat.report())\n')
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import nnclr_plugin\n' + STOCK_PROBES],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'applied' not in proc.stdout
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_environment_variable_turns_every_fix_off(stock):
+    assert stock['applied'] == [] and stock['stock_objects']
+    assert 'applied' not in stock['report'].values()
+    needed = {fix.NAME for fix in compat.EARLY + compat.FIXES if fix.needed()}
+    assert {name for name, state in stock['report'].items()
+            if state == 'needed, off'} == needed
 
 
 def test_applied_is_exactly_the_needed_fixes():
@@ -58,14 +101,12 @@ def test_applied_is_exactly_the_needed_fixes():
 HUE_FACTORS = (-0.5, -0.37, -0.1, -0.004, 0., 0.003, 0.1, 0.25, 0.5)
 
 
-def test_hue_fix_where_numpy_2_breaks_the_stock_function():
+def test_hue_fix_where_numpy_2_breaks_the_stock_function(stock):
     if not mmcv_hue.needed():
         assert mmcv.adjust_hue is mmcv_hue.STOCK
-        assert int(np.uint8(-1.5)) == 255  # numpy < 2 wraps: stock works
+        assert stock['hue'] is None  # numpy < 2 wraps: the stock one works
         return
-    proc = run_stock('import mmcv, numpy as np\n'
-                     'mmcv.adjust_hue(np.zeros((2, 2, 3), np.uint8), -0.1)')
-    assert proc.returncode != 0 and 'OverflowError' in proc.stderr
+    assert 'OverflowError' in stock['hue']
     assert mmcv.adjust_hue is mmcv_hue.adjust_hue
     out = mmcv.adjust_hue(np.full((2, 2, 3), 90, np.uint8), -0.1)
     assert out.shape == (2, 2, 3)
@@ -138,16 +179,12 @@ def check_loaded(ckpt: dict) -> None:
     assert ckpt['scalar'] == 2.5 and ckpt['state'].tolist() == [1., 1.]
 
 
-def test_safe_globals_only_where_torch_has_an_allow_list():
+def test_safe_globals_only_where_torch_has_an_allow_list(stock):
     if not checkpoint_safe_globals.needed():
         assert not hasattr(torch.serialization, 'add_safe_globals')
         assert checkpoint_safe_globals.NAME not in compat.APPLIED
         return
-    proc = run_stock(
-        'import io, numpy as np, torch\n'
-        'out = io.BytesIO(); torch.save({"a": np.arange(3.)}, out)\n'
-        'out.seek(0); torch.load(out, weights_only=True)\n')
-    assert proc.returncode != 0 and 'UnpicklingError' in proc.stderr
+    assert 'UnpicklingError' in stock['weights_only']
     check_loaded(torch.load(io.BytesIO(numpy_checkpoint()),
                             weights_only=True))
 
@@ -173,33 +210,23 @@ def test_weights_only_load_of_either_numpy_major_version(writer):
 
 
 # ------------------------------------------------------ collate_fn scope
-SCOPED_LOADER = ('from mmengine.runner import Runner\n'
-                 'loader = Runner.build_dataloader(dict(batch_size=2, '
-                 'dataset=[1, 2], sampler=dict(type="DefaultSampler", '
-                 'shuffle=False), collate_fn=dict(type="default_collate", '
-                 '_scope_="mmpretrain")))\n'
-                 'print(next(iter(loader)).tolist())\n')
-
-
-def test_collate_scope_fix_where_the_runner_passes_scope_on():
+def test_collate_scope_fix_where_the_runner_passes_scope_on(stock):
     if not collate_fn_scope.needed():
         assert Runner.__dict__['build_dataloader'].__func__ is \
             collate_fn_scope.STOCK
+        assert stock['collate'] is None
         return
-    proc = run_stock(SCOPED_LOADER)
-    assert proc.returncode != 0 and "'_scope_'" in proc.stderr
-    fixed = subprocess.run([sys.executable, '-c', 'import nnclr_plugin\n' +
-                            SCOPED_LOADER], cwd=REPO, capture_output=True,
-                           text=True, timeout=300)
-    assert fixed.returncode == 0, fixed.stderr[-3000:]
-    assert fixed.stdout.strip().endswith('[1, 2]')
+    assert "'_scope_'" in stock['collate']
+    loader = Runner.build_dataloader(dict(
+        batch_size=2, dataset=[1, 2],
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate', _scope_='mmpretrain')))
+    assert next(iter(loader)).tolist() == [1, 2]
 
 
-def test_compat_report_cli_names_every_fix():
-    proc = subprocess.run([sys.executable, '-m', 'nnclr_plugin.compat'],
-                          cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_compat_report_cli_names_every_fix(capsys):
+    runpy.run_module('nnclr_plugin.compat', run_name='__main__')
+    out = capsys.readouterr().out
     for fix in compat.EARLY + compat.FIXES:
         state = 'applied' if fix.NAME in compat.APPLIED else 'not needed'
-        assert f'{fix.NAME}' in proc.stdout and state in proc.stdout
+        assert re.search(rf'^{re.escape(fix.NAME)}\s+{state}$', out, re.M), out

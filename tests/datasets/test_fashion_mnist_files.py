@@ -46,3 +46,24 @@ def test_tiny_file_is_not_an_idx_file(copied):
 def test_intact_files_load(copied):
     assert len(LocalFashionMNIST(data_root=str(copied), split='test')) == \
         10000
+
+
+def test_labels_of_the_other_split_are_refused_naming_both_files(copied):
+    """The test labels copied over the train labels: valid headers, 60,000
+    images and 10,000 labels; mmpretrain would train on mislabelled
+    images without a word."""
+    labels = copied / 'train-labels-idx1-ubyte'
+    shutil.copy(copied / 't10k-labels-idx1-ubyte', labels)
+    with pytest.raises(ValueError) as err:
+        LocalFashionMNIST(data_root=str(copied), split='train')
+    message = str(err.value)
+    assert str(copied / 'train-images-idx3-ubyte') in message
+    assert str(labels) in message
+    assert '60000 images' in message and '10000 labels' in message
+
+
+def test_both_files_of_the_other_split_are_refused(copied):
+    for kind in ('images-idx3', 'labels-idx1'):
+        shutil.copy(copied / f't10k-{kind}-ubyte', copied / f'train-{kind}-ubyte')
+    with pytest.raises(ValueError, match='size of the test split'):
+        LocalFashionMNIST(data_root=str(copied), split='train')

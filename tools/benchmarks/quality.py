@@ -363,7 +363,7 @@ def main() -> None:
 
     if args.quick:
         runs = [run_spec('quick', m, 0, iters=args.iters or 150)
-                for m in ('simclr', 'nnclr')]
+                for m in args.methods or ('simclr', 'nnclr')]
         root = osp.join(args.work_root, 'quick')
         results_dir = osp.join(root, 'results')
     else:
