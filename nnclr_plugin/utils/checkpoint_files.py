@@ -7,6 +7,10 @@ from typing import List, Optional
 import torch
 from mmengine.runner import find_latest_checkpoint
 
+# Written into a run's work dir by SafeCheckpointHook / NonFiniteLossHook.
+LAST_GOOD = 'last_good_checkpoint'
+DIVERGED = 'diverged_after'
+
 
 def checkpoint_problem(path: str) -> Optional[str]:
     """Why ``path`` cannot be loaded as a checkpoint, or None if it can.
@@ -73,13 +77,41 @@ def resume_candidates(work_dir: str) -> List[str]:
     return files
 
 
+def _read_text(path: str) -> str:
+    if osp.isfile(path):
+        with open(path) as f:
+            return f.read().strip()
+    return ''
+
+
 def newest_readable_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint ``--resume`` should use, skipping unreadable ones.
+    """The checkpoint ``--resume`` should use, skipping unreadable ones and
+    one saved just before the run diverged.
+
+    ``NonFiniteLossHook`` names in ``diverged_after`` a checkpoint whose
+    weights produced a non-finite loss; ``SafeCheckpointHook`` names in
+    ``last_good_checkpoint`` the newest one a finite step trained on. After
+    a divergence the resume starts from the latter and says so.
 
     Returns None when the work dir has no checkpoint at all (a fresh run).
     Prints one line for every skipped file; raises if none is readable.
     """
     candidates = resume_candidates(work_dir)
+    diverged = _read_text(osp.join(work_dir, DIVERGED))
+    if diverged:
+        good = _read_text(osp.join(work_dir, LAST_GOOD))
+        if not good:
+            raise RuntimeError(
+                f'--resume: the run in {work_dir} diverged (non-finite loss) '
+                f'right after saving {diverged}, and no checkpoint was ever '
+                'trained on with a finite loss. Start a new run (without '
+                '--resume), e.g. with a lower learning rate.')
+        print(f'WARNING: skipping {diverged}: the run diverged right after '
+              'saving it (its weights gave a non-finite loss); resuming from '
+              f'the last good checkpoint {good}')
+        candidates = [good] + [p for p in candidates
+                               if osp.abspath(p) not in
+                               (osp.abspath(good), osp.abspath(diverged))]
     problems = []
     for path in candidates:
         problem = checkpoint_problem(path)

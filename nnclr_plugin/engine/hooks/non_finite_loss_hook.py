@@ -4,10 +4,11 @@ import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce, get_world_size
+from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from nnclr_plugin.utils.checkpoint_files import DIVERGED, LAST_GOOD
 from nnclr_plugin.utils.checks import check_bool
 
 DATA_BATCH = Optional[Sequence[dict]]
@@ -69,13 +70,30 @@ class NonFiniteLossHook(Hook):
         if finite:
             return
         terms = ', '.join(f'{k}={_as_float(v):.6g}' for k, v in values.items())
+        diverged = self._mark_unconfirmed(runner)
         raise NonFiniteLossError(
             f'Non-finite loss at iteration {runner.iter + 1} ({terms} on '
             'this process). Training stopped before this state was saved; '
-            f'the last checkpoint is {self._last_checkpoint(runner)}. '
+            f'the last good checkpoint is {last_good_checkpoint(runner)}'
+            + (f' ({diverged} was saved after it, but its weights gave this '
+               'loss: --resume skips it)' if diverged else '') + '. '
             'Common causes: learning rate too high (optim_wrapper.optimizer.'
             'lr), a temperature close to 0, or fp16 overflow (try '
             'AmpOptimWrapper with dtype=bfloat16 or a lower loss scale).')
+
+    @staticmethod
+    def _mark_unconfirmed(runner) -> Optional[str]:
+        """Name, in ``<work_dir>/diverged_after``, a checkpoint saved after
+        the last good one (its weights produced this loss), so that
+        ``tools/train.py --resume`` passes over it. Returns its path."""
+        newest = _read(osp.join(runner.work_dir, 'last_checkpoint'))
+        good = _read(osp.join(runner.work_dir, LAST_GOOD))
+        if not newest or newest == good:
+            return None
+        if is_main_process():
+            with open(osp.join(runner.work_dir, DIVERGED), 'w') as f:
+                f.write(newest)
+        return newest
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if not self.check_checkpoint:
@@ -91,12 +109,22 @@ class NonFiniteLossHook(Hook):
                 f'{checkpoint.get("meta", {}).get("iter", runner.iter)}'
                 f': {len(bad)} tensors hold NaN or inf (e.g. {bad[:3]}). '
                 'The last good checkpoint is '
-                f'{self._last_checkpoint(runner)}.')
+                f'{last_good_checkpoint(runner)}.')
 
-    @staticmethod
-    def _last_checkpoint(runner) -> str:
-        path = osp.join(runner.work_dir, 'last_checkpoint')
-        if osp.isfile(path):
-            with open(path) as f:
-                return f.read().strip() or 'none'
-        return 'none (no checkpoint written yet)'
+
+def _read(path: str) -> str:
+    if osp.isfile(path):
+        with open(path) as f:
+            return f.read().strip()
+    return ''
+
+
+def last_good_checkpoint(runner) -> str:
+    """The newest checkpoint a finite step trained on (``SafeCheckpointHook``
+    writes ``<work_dir>/last_good_checkpoint``), for the messages."""
+    good = _read(osp.join(runner.work_dir, LAST_GOOD))
+    if good:
+        return good
+    if _read(osp.join(runner.work_dir, 'last_checkpoint')):
+        return 'none (no checkpoint was trained on with a finite loss yet)'
+    return 'none (no checkpoint written yet)'
