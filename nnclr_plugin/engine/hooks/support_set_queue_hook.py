@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from nnclr_plugin.models.algorithms.nnclr import check_head_dims
 from nnclr_plugin.models.memories import SupportSetQueue
 from nnclr_plugin.utils.checks import check_int
 from nnclr_plugin.utils.samples import sample_label
@@ -106,6 +107,13 @@ class SupportSetQueueHook(Hook):
                 'SupportSetQueueHook is in custom_hooks but the model '
                 f'({type(runner.model).__name__}) contains no '
                 'SupportSetQueue; remove the hook or use a head with one')
+        # Algorithms of mmpretrain (MoCoV3, BYOL, ...) build a support-set
+        # head without checking it against their neck: a mismatch would
+        # surface as a shape error inside the first step.
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        if hasattr(model, 'neck') and hasattr(model, 'head'):
+            check_head_dims(model.neck, model.head)
         global_batch = runner.train_dataloader.batch_size * get_world_size()
         for name, queue in self.queues:
             if queue.size < global_batch:
