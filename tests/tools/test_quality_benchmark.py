@@ -45,6 +45,10 @@ def test_budget_options_scale_the_schedule():
     assert options['param_scheduler.1.T_max'] == 1800
 
 
+# Slow (about a minute of training and full-set evaluation): a smoke test
+# of the benchmark script, not of the plugin, whose report logic the other
+# tests here cover; `make test PYTEST_ARGS="-m slow"` runs it.
+@pytest.mark.slow
 @requires_fmnist
 def test_quick_mode_trains_and_evaluates_end_to_end(tmp_path):
     root = str(tmp_path / 'bench')
