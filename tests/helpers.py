@@ -99,6 +99,33 @@ def small_train_cfg(config: str,
     return cfg
 
 
+def small_nnclr_options(images: int = 32, batch_size: int = 8,
+                        max_iters: int = 2, checkpoint_interval: int = 2,
+                        queue_size: int = 16, *extra: str) -> list:
+    """``--cfg-options`` that shrink ``NNCLR_DEMO`` for a ``tools/train.py``
+    subprocess: the first ``images`` Fashion-MNIST images, no loader
+    workers, no support-set warm-up.
+
+    Args:
+        images (int): Training images used.
+        batch_size (int): Per-process batch size.
+        max_iters (int): Iterations to train.
+        checkpoint_interval (int): Save every this many iterations.
+        queue_size (int): Support set rows.
+        *extra (str): More ``key=value`` overrides, appended.
+    """
+    return [
+        f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
+        f'train_dataloader.dataset.indices={images}',
+        f'train_dataloader.batch_size={batch_size}',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        f'model.head.queue.size={queue_size}',
+        'custom_hooks.0.warmup_iters=0', f'train_cfg.max_iters={max_iters}',
+        f'default_hooks.checkpoint.interval={checkpoint_interval}', *extra
+    ]
+
+
 def group_norm_everywhere(cfg: Config, groups: int = 8) -> Config:
     """Swap every BN for GroupNorm, whose output does not depend on the
     batch, so that one process and several (without SyncBN, which needs

@@ -10,7 +10,8 @@ import sys
 import zipfile
 
 import pytest
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import (FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist,
+                     small_nnclr_options)
 
 PACKAGE = osp.join(REPO, 'nnclr_plugin')
 
@@ -115,12 +116,8 @@ def test_tools_train_and_evaluate_with_the_installed_package(installed):
     work = osp.join(installed['cwd'], 'work')
     train_argv = [
         osp.join(REPO, 'tools', 'train.py'), NNCLR_DEMO, '--work-dir', work,
-        '--cfg-options', f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
-        'train_dataloader.dataset.indices=32', 'train_dataloader.batch_size=8',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        'custom_hooks.0.warmup_iters=0', 'param_scheduler=[]',
-        'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2'
+        '--cfg-options',
+        *small_nnclr_options(32, 8, 2, 2, 4096, 'param_scheduler=[]')
     ]
     knn_argv = [
         osp.join(REPO, 'tools', 'analysis_tools', 'knn_eval.py'), NNCLR_DEMO,

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import (FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist,
+                     small_nnclr_options)
 
 def other_stack_python() -> str:
     """The other tested stack's interpreter, from ``NNCLR_OTHER_STACK_PYTHON``
@@ -39,12 +40,7 @@ def train(python: str, work: str, iters: int, *extra: str) -> str:
         python, osp.join(REPO, 'tools', 'train.py'), NNCLR_DEMO,
         '--work-dir', work, *extra, '--cfg-options',
         f'data_root={FMNIST_ROOT}',
-        f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
-        'train_dataloader.dataset.indices=64', 'train_dataloader.batch_size=8',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False', 'model.head.queue.size=16',
-        'custom_hooks.0.warmup_iters=0', 'default_hooks.checkpoint.interval=2',
-        'param_scheduler=[]', f'train_cfg.max_iters={iters}'
+        *small_nnclr_options(64, 8, iters, 2, 16, 'param_scheduler=[]')
     ]
     env = dict(os.environ, OMP_NUM_THREADS='1')
     env.pop('PYTHONPATH', None)  # each interpreter imports its own install

@@ -10,20 +10,14 @@ import subprocess
 import sys
 
 import torch
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import NNCLR_DEMO, REPO, requires_fmnist, small_nnclr_options
 
 pytestmark = requires_fmnist
 TRAIN = osp.join(REPO, 'tools', 'train.py')
-SMALL = [
-    f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
-    'train_dataloader.dataset.indices=256', 'train_dataloader.batch_size=32',
-    'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False', 'model.head.queue.size=64',
-    'custom_hooks.0.warmup_iters=1', 'optim_wrapper.optimizer.lr=0.05',
-    'default_hooks.checkpoint.interval=2',
-    'default_hooks.checkpoint.max_keep_ckpts=1', 'train_cfg.max_iters=12',
-    'randomness.seed=0'
-]
+SMALL = small_nnclr_options(
+    256, 32, 12, 2, 64, 'custom_hooks.0.warmup_iters=1',
+    'optim_wrapper.optimizer.lr=0.05',
+    'default_hooks.checkpoint.max_keep_ckpts=1', 'randomness.seed=0')
 # A list of dicts does not pass through --cfg-options: a config file.
 EXPLODING = (f'_base_ = {NNCLR_DEMO!r}\n'
              "param_scheduler = [dict(type='MultiStepLR', by_epoch=False, "

@@ -9,20 +9,13 @@ import sys
 import time
 
 import pytest
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import NNCLR_DEMO, REPO, requires_fmnist, small_nnclr_options
 
 from nnclr_plugin.utils.work_dir_lock import (LOCK_NAME, WorkDirBusyError,
                                               WorkDirLock)
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
-SMALL = [
-    f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
-    'train_dataloader.dataset.indices=32', 'train_dataloader.batch_size=8',
-    'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False', 'model.head.queue.size=16',
-    'custom_hooks.0.warmup_iters=0', 'param_scheduler=[]',
-    'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2'
-]
+SMALL = small_nnclr_options(32, 8, 2, 2, 16, 'param_scheduler=[]')
 
 
 def train(work: str, *extra: str, options=()) -> subprocess.CompletedProcess:
