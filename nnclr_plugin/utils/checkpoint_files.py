@@ -77,7 +77,8 @@ def resume_candidates(work_dir: str) -> List[str]:
     return files
 
 
-def _read_text(path: str) -> str:
+def read_text(path: str) -> str:
+    """A small state file of a work dir, stripped; '' if absent."""
     if osp.isfile(path):
         with open(path) as f:
             return f.read().strip()
@@ -97,9 +98,9 @@ def newest_readable_checkpoint(work_dir: str) -> Optional[str]:
     Prints one line for every skipped file; raises if none is readable.
     """
     candidates = resume_candidates(work_dir)
-    diverged = _read_text(osp.join(work_dir, DIVERGED))
+    diverged = read_text(osp.join(work_dir, DIVERGED))
     if diverged:
-        good = _read_text(osp.join(work_dir, LAST_GOOD))
+        good = read_text(osp.join(work_dir, LAST_GOOD))
         if not good:
             raise RuntimeError(
                 f'--resume: the run in {work_dir} diverged (non-finite loss) '

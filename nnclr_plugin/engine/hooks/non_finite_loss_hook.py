@@ -8,7 +8,7 @@ from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from nnclr_plugin.utils.checkpoint_files import DIVERGED, LAST_GOOD
+from nnclr_plugin.utils.checkpoint_files import DIVERGED, LAST_GOOD, read_text
 from nnclr_plugin.utils.checks import check_bool
 
 DATA_BATCH = Optional[Sequence[dict]]
@@ -22,6 +22,19 @@ def _as_float(value) -> float:
     if isinstance(value, torch.Tensor):
         return float(value.detach().float().mean())
     return float(value)
+
+
+def loss_terms(outputs: Optional[Dict]) -> Dict:
+    """The numeric terms (tensors and numbers) of a train step's outputs."""
+    return {k: v for k, v in (outputs or {}).items()
+            if isinstance(v, (torch.Tensor, float, int))}
+
+
+def losses_finite(outputs: Optional[Dict]) -> bool:
+    """Whether every loss term of a train step's outputs is finite (on
+    this process)."""
+    return all(math.isfinite(_as_float(v))
+               for v in loss_terms(outputs).values())
 
 
 @HOOKS.register_module()
@@ -57,9 +70,8 @@ class NonFiniteLossHook(Hook):
                          outputs: Optional[Dict] = None) -> None:
         if not outputs:
             return
-        values = {k: v for k, v in outputs.items()
-                  if isinstance(v, (torch.Tensor, float, int))}
-        finite = all(math.isfinite(_as_float(v)) for v in values.values())
+        values = loss_terms(outputs)
+        finite = losses_finite(outputs)
         if get_world_size() > 1:
             flag = torch.tensor([float(finite)])
             if torch.cuda.is_available() and torch.distributed.get_backend(
@@ -86,8 +98,8 @@ class NonFiniteLossHook(Hook):
         """Name, in ``<work_dir>/diverged_after``, a checkpoint saved after
         the last good one (its weights produced this loss), so that
         ``tools/train.py --resume`` passes over it. Returns its path."""
-        newest = _read(osp.join(runner.work_dir, 'last_checkpoint'))
-        good = _read(osp.join(runner.work_dir, LAST_GOOD))
+        newest = read_text(osp.join(runner.work_dir, 'last_checkpoint'))
+        good = read_text(osp.join(runner.work_dir, LAST_GOOD))
         if not newest or newest == good:
             return None
         if is_main_process():
@@ -112,19 +124,12 @@ class NonFiniteLossHook(Hook):
                 f'{last_good_checkpoint(runner)}.')
 
 
-def _read(path: str) -> str:
-    if osp.isfile(path):
-        with open(path) as f:
-            return f.read().strip()
-    return ''
-
-
 def last_good_checkpoint(runner) -> str:
     """The newest checkpoint a finite step trained on (``SafeCheckpointHook``
     writes ``<work_dir>/last_good_checkpoint``), for the messages."""
-    good = _read(osp.join(runner.work_dir, LAST_GOOD))
+    good = read_text(osp.join(runner.work_dir, LAST_GOOD))
     if good:
         return good
-    if _read(osp.join(runner.work_dir, 'last_checkpoint')):
+    if read_text(osp.join(runner.work_dir, 'last_checkpoint')):
         return 'none (no checkpoint was trained on with a finite loss yet)'
     return 'none (no checkpoint written yet)'

@@ -1,13 +1,10 @@
 """CheckpointHook that never leaves a run without a readable checkpoint."""
 import difflib
 import inspect
-import math
 import os
 import os.path as osp
 import re
 from typing import Optional
-
-import torch
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
@@ -17,6 +14,8 @@ from mmpretrain.registry import HOOKS
 
 from nnclr_plugin.utils.checkpoint_files import DIVERGED, LAST_GOOD
 
+from .non_finite_loss_hook import losses_finite
+
 # The hook passes these to Runner.save_checkpoint itself; only the rest of
 # its parameters may come through the hook's **kwargs.
 _PASSED_BY_HOOK = {'self', 'out_dir', 'filename', 'file_client_args',
@@ -25,7 +24,7 @@ _PASSED_BY_HOOK = {'self', 'out_dir', 'filename', 'file_client_args',
 
 
 def check_checkpoint_hook_args(kwargs: dict, key: str) -> None:
-    """Refuse arguments that neither ``CheckpointHook`` nor
+    """Refuse keyword arguments that neither ``CheckpointHook`` nor
     ``Runner.save_checkpoint`` takes.
 
     ``CheckpointHook`` forwards unknown keyword arguments to
@@ -34,19 +33,20 @@ def check_checkpoint_hook_args(kwargs: dict, key: str) -> None:
     writing any checkpoint.
 
     Args:
-        kwargs (dict): The extra keyword arguments the hook received.
+        kwargs (dict): The keyword arguments the hook received.
         key (str): Their config prefix, for the message.
 
     Raises:
         TypeError: Naming ``key.<name>`` and the closest valid argument.
     """
+    own = set(inspect.signature(CheckpointHook.__init__).parameters)
+    own -= {'self', 'kwargs'}
     forwarded = set(inspect.signature(Runner.save_checkpoint).parameters)
     forwarded -= _PASSED_BY_HOOK
-    unknown = sorted(set(kwargs) - forwarded)
+    unknown = sorted(set(kwargs) - own - forwarded)
     if not unknown:
         return
-    valid = sorted(set(inspect.signature(CheckpointHook.__init__).parameters)
-                   - {'self', 'kwargs'} | forwarded)
+    valid = sorted(own | forwarded)
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, valid, n=1)
@@ -55,17 +55,6 @@ def check_checkpoint_hook_args(kwargs: dict, key: str) -> None:
     raise TypeError(
         f'Unknown checkpoint hook argument: {", ".join(hints)}. Valid '
         f'arguments: {", ".join(valid)}.')
-
-
-def _finite(outputs) -> bool:
-    """Whether every loss term a train step returned is finite."""
-    for value in (outputs or {}).values():
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            if not torch.isfinite(value.detach()).all():
-                return False
-        elif isinstance(value, float) and not math.isfinite(value):
-            return False
-    return True
 
 
 def _atomic_write_text(path: str, text: str) -> None:
@@ -105,10 +94,7 @@ class SafeCheckpointHook(CheckpointHook):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        known = set(inspect.signature(CheckpointHook.__init__).parameters)
-        check_checkpoint_hook_args(
-            {k: v for k, v in kwargs.items() if k not in known},
-            'default_hooks.checkpoint')
+        check_checkpoint_hook_args(kwargs, 'default_hooks.checkpoint')
         super().__init__(*args, **kwargs)
         self._unconfirmed: Optional[int] = None
 
@@ -119,7 +105,7 @@ class SafeCheckpointHook(CheckpointHook):
                          outputs=None) -> None:
         # This iteration trained on the weights of the newest checkpoint:
         # with a finite loss, that checkpoint is good.
-        if _finite(outputs):
+        if losses_finite(outputs):
             self._confirm(runner)
         super().after_train_iter(runner, batch_idx, data_batch, outputs)
 
