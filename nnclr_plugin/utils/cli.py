@@ -9,7 +9,7 @@ from mmengine.config import Config, DictAction
 
 from .config import pretrained_init_paths, resolve_config_path
 from .dist import prepare_cpu_distributed
-from .user_errors import config_key_of
+from .user_errors import config_key_of, set_trace_dir
 
 
 def add_cfg_options(parser: argparse.ArgumentParser, help: str) -> None:
@@ -103,6 +103,7 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    set_trace_dir(cfg.work_dir)
     return cfg
 
 

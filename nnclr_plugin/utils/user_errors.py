@@ -10,6 +10,31 @@ import traceback
 from typing import Callable, Iterable, List, NamedTuple, Optional
 
 DEBUG_FLAG = '--debug'
+# Where run_cli writes a failed run's traceback: the run's work dir once a
+# tool knows it (set_trace_dir), else the system's temporary folder.
+_trace_dir: Optional[str] = None
+
+
+def set_trace_dir(path: Optional[str]) -> None:
+    """Make ``run_cli`` write the traceback of a failure into ``path``."""
+    global _trace_dir
+    _trace_dir = path
+
+
+def trace_file_path() -> str:
+    """The one traceback file of this process: ``last_error.txt`` in the
+    work dir (``last_error_rank<N>.txt`` for other DDP ranks), overwritten
+    by the next failure, so failed runs never pile files up."""
+    rank = os.environ.get('RANK', '0')
+    name = 'last_error.txt' if rank == '0' else f'last_error_rank{rank}.txt'
+    if _trace_dir is not None:
+        try:
+            os.makedirs(_trace_dir, exist_ok=True)
+            return os.path.join(_trace_dir, name)
+        except OSError:
+            pass  # an unwritable work dir: fall back to the temp folder
+    user = os.environ.get('USER') or str(os.getuid())
+    return os.path.join(tempfile.gettempdir(), f'nnclr_plugin_{user}_{name}')
 
 
 def _registries() -> Iterable:
@@ -130,9 +155,10 @@ def run_cli(main: Callable[[], object]) -> None:
 
     ``--debug`` on the command line (removed before ``main`` parses it)
     or ``NNCLR_DEBUG=1`` shows the full traceback instead. Without them the
-    traceback is written to a file whose path is printed.
+    traceback is written to :func:`trace_file_path` and that path printed.
     """
     debug = os.environ.get('NNCLR_DEBUG') == '1'
+    set_trace_dir(None)
     if DEBUG_FLAG in sys.argv:
         sys.argv.remove(DEBUG_FLAG)
         debug = True
@@ -148,11 +174,9 @@ def run_cli(main: Callable[[], object]) -> None:
             message = str(err.args[0])  # str() of a KeyError adds quotes
         message = message or type(err).__name__
         tip = suggestion(message)
-        with tempfile.NamedTemporaryFile(
-                'w', prefix='nnclr_error_', suffix='.txt',
-                delete=False) as f:
+        trace_file = trace_file_path()
+        with open(trace_file, 'w') as f:
             traceback.print_exc(file=f)
-            trace_file = f.name
         lines = [f'error: {type(err).__name__}: {message}']
         if tip:
             lines.append(f'hint: {tip}')

@@ -277,6 +277,30 @@ def test_wrong_prefix_is_an_error(r50_pretrain):
         check_all(model)
 
 
+def test_other_architecture_counts_mismatched_shapes_as_not_loaded(
+        tmp_path):
+    # A ResNet-50 of half width has every name of the config's ResNet-50
+    # but few of its shapes. Before: "loaded only 320 of 320"
+    # and the prefix advice, which does not apply.
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    narrow = MODELS.build(dict(type='ResNet', depth=50, base_channels=32))
+    file = str(tmp_path / 'narrow.pth')
+    torch.save(dict(state_dict=narrow.state_dict()), file)
+    model = build_downstream(with_checkpoint(R50_LINEAR, file), check=False)
+    own = model.backbone.state_dict()
+    fits = sum(v.shape == narrow.state_dict()[k].shape
+               for k, v in own.items())
+    assert fits < len(own) // 4  # the 64-channel stem and BN counters
+    with pytest.raises(RuntimeError) as err:
+        check_all(model)
+    message = str(err.value)
+    assert f'loaded only {fits} of {len(own)} tensors' in message
+    assert f'{len(own) - fits} with another shape' in message
+    assert 'another architecture' in message
+    assert 'extract_backbone_weights' not in message
+
+
 def test_timm_named_file_is_an_error(vit_small_pretrain, tmp_path):
     from downstream_helpers import extract
     timm_file = extract(vit_small_pretrain, str(tmp_path / 'timm.pth'),

@@ -177,3 +177,12 @@ def test_one_row_last_batch_fails_at_start(tmp_path):
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match='last batch of every epoch holds 1'):
         runner.train()
+
+
+def test_batch_size_one_fails_at_start_naming_the_key(tmp_path):
+    # Before: PyTorch's BatchNorm error from inside the first forward pass.
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), num_images=8,
+                          batch_size=1)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='train_dataloader.batch_size=1'):
+        runner.train()

@@ -46,6 +46,12 @@ def test_misspelt_checkpoint_argument_fails_before_training(tmp_path):
     assert 'Iter(train)' not in proc.stdout + proc.stderr  # no step ran
     assert time.time() - start < 120
     assert not [f for f in os.listdir(work) if f.endswith('.pth')]
+    # The traceback goes to the run's own work dir (before: a new
+    # /tmp/nnclr_error_*.txt per failed run), overwritten by the next one.
+    trace = osp.join(work, 'last_error.txt')
+    assert f'full traceback in {trace}' in proc.stderr
+    with open(trace) as f:
+        assert 'Traceback' in f.read()
 
 
 @requires_fmnist

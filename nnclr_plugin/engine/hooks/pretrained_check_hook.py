@@ -104,11 +104,23 @@ def check_pretrained_loaded(
             problems.append(f'{len(differ)} overwritten after loading (e.g. '
                             f'{differ[:3]})')
         sample = list(file_state)[:3]
+        # Only keys that were found and fit were loaded. Wrong shapes mean
+        # another architecture (depth, width, patch size), where the
+        # prefix/extraction advice would send the user the wrong way.
+        loaded = len(own) - len(missing) - len(shape)
+        if missing:
+            advice = f'The file\'s keys look like {sample}. ' + FIX_HINT
+        elif shape:
+            advice = ('The names match but the shapes do not: the file '
+                      'holds another architecture; build the backbone '
+                      f'{where} with the settings it was pretrained with.')
+        else:
+            advice = ('Something changed the weights after init_weights '
+                      '(another init_cfg or a hook): remove it.')
         raise RuntimeError(
-            f'{where}.init_cfg loaded only {len(own) - len(missing)} of '
-            f'{len(own)} tensors from {init["checkpoint"]} (prefix='
-            f'{init.get("prefix")!r}): ' + '; '.join(problems) +
-            f'. The file\'s keys look like {sample}. ' + FIX_HINT)
+            f'{where}.init_cfg loaded only {loaded} of {len(own)} tensors '
+            f'from {init["checkpoint"]} (prefix={init.get("prefix")!r}): '
+            + '; '.join(problems) + '. ' + advice)
     return len(own)
 
 

@@ -23,7 +23,7 @@ def uneven_batch_problem(num_samples: int, world_size: int, batch_size: int,
     BatchNorm cannot train on a one-row batch. With ``round_up=False``
     the ranks get unequal shares when the data set does not divide by
     the number of processes; with ``drop_last=False`` the last batch of
-    an epoch may hold a single row.
+    an epoch may hold a single row; ``batch_size=1`` makes every batch one.
     """
     if world_size > 1 and not round_up and num_samples % world_size:
         return (f'train_dataloader.sampler.round_up=False with {num_samples} '
@@ -31,6 +31,11 @@ def uneven_batch_problem(num_samples: int, world_size: int, batch_size: int,
                 'unequal numbers of samples, and the support set\'s '
                 'all-gather needs equal batches on every process: set '
                 'train_dataloader.sampler.round_up=True (the default)')
+    if batch_size == 1:
+        return ('train_dataloader.batch_size=1: every batch holds one '
+                'sample per process, which BatchNorm cannot train on and '
+                'which leaves the contrastive loss no other sample to '
+                'contrast with: use a batch_size of 2 or more')
     per_rank = -(-num_samples // world_size) if round_up or world_size == 1 \
         else num_samples // world_size
     if not drop_last and per_rank % batch_size == 1:
