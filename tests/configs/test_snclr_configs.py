@@ -27,11 +27,14 @@ EXPECTED = {
     'snclr_vit-small-p16_16xb256-amp-coslr-300e_in1k.py',
     'snclr_vit-base-p16_16xb256-amp-coslr-300e_in1k.py',
     'snclr_resnet50_16xb256-amp-lars-coslr-300e_in1k.py',
+    # Views' photometric ops on the GPU (tests/configs/test_gpuaug_configs.py)
+    'snclr_vit-small-p16_16xb256-amp-coslr-300e_in1k-gpuaug.py',
+    'snclr_resnet50_16xb256-amp-lars-coslr-300e_in1k-gpuaug.py',
 }
 
 NAME_RE = re.compile(r'^snclr_(?P<backbone>[a-z0-9-]+)_(?P<gpus>\d+)xb'
                      r'(?P<batch>\d+)-(?P<schedule>[a-z0-9-]+)-(?P<epochs>\d+)'
-                     r'e_in1k\.py$')
+                     r'e_in1k(-gpuaug)?\.py$')
 
 # The release's (start.sh) SNCLR settings.
 QUEUE_SIZE = 128000

@@ -1,0 +1,28 @@
+# NNCLR ResNet-50, 200 epochs, with the views' colour jitter, greyscale, blur
+# and solarize made on the GPU (DeviceViewPreprocessor) instead of in the data
+# loader: the loader only decodes, crops and flips (CPU time per image of
+# both: docs/benchmarks.md, data throughput). Everything else, and the
+# augmentation recipe itself, is
+# nnclr_resnet50_8xb256-lars-coslr-200e_in1k.py's.
+_base_ = [
+    './nnclr_resnet50_8xb256-lars-coslr-200e_in1k.py',
+    '../_base_/datasets/imagenet_gpuaug.py',
+]
+
+# The loader's share: BYOL's crop (bicubic, area 0.08-1), then a flip.
+crop_view = [
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='RandomFlip', prob=0.5),
+]
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='MultiView', num_views=2, transforms=[crop_view]),
+        dict(type='PackInputs'),
+    ]))
+
+data_preprocessor = {{_base_.gpuaug_data_preprocessor}}
