@@ -145,7 +145,8 @@ def test_one_iteration_through_the_runner(path, tiny_imagenet, tmp_path):
     cfg.param_scheduler = []
     cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs CUDA
     cfg.optim_wrapper.pop('loss_scale', None)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=1, by_epoch=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_level = 'WARNING'
     threads = torch.get_num_threads()

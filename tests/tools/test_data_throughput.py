@@ -1,0 +1,41 @@
+"""tools/benchmarks/data_throughput.py: both loaders and the device stage
+run on real JPEGs, and the report renders what it measured."""
+import json
+import os.path as osp
+import sys
+
+from helpers import REPO
+
+sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
+import data_throughput  # noqa: E402
+
+
+def test_quick_run_measures_both_loaders_and_the_device_stage(tmp_path):
+    out = str(tmp_path / 'throughput.json')
+    report = data_throughput.main(['--quick', '--no-docs', '--out', out])
+    ms = report['cpu_ms_per_image']
+    assert set(ms) == {'decode', 'crop_only', 'stock'}
+    assert all(v > 0 for v in ms.values())
+    assert report['cores_ratio'] == ms['stock'] / ms['crop_only']
+    assert report['device_ms']['cpu'] > 0
+    assert report['variant'].endswith('-gpuaug.py')
+    json.dumps(report)  # what --out would hold
+
+
+def test_render_states_the_goal_and_the_gpu_share():
+    report = dict(
+        command='python tools/benchmarks/data_throughput.py',
+        machine='test machine', stock='configs/x.py',
+        variant='configs/x-gpuaug.py', images=64, repeats=5, batch=256,
+        size=224, cpu_ms_per_image=dict(decode=1.0, crop_only=2.0,
+                                        stock=6.0),
+        cores_ratio=3.0, device_ms=dict(cpu=2000.0), cpu_threads=2)
+    text = data_throughput.render(report)
+    assert '| stock (+ jitter, greyscale, blur, solarize) | 6.0 |' in text
+    assert '**3.00x** (goal >= 2.5: met)' in text
+    assert 'no GPU on this machine' in text
+    report.update(gpu='A GPU', r50_step_ms=400.0, device_share=0.05)
+    report['device_ms']['cuda'] = 20.0
+    text = data_throughput.render(report)
+    assert '20.0 ms on A GPU, 5.0 % of a ResNet-50' in text
+    assert 'goal <= 10 %: met' in text
