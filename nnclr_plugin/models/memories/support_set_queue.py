@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import auto_block_size, gather_no_grad, topk_inner_product
+from ..utils import auto_block_size, gather_no_grad
+from ..utils.fast_precision import check_lookup_options, lookup_topk
 from ...utils.checks import check_bool, check_int
 from .neighbors import Neighbors, label_agreement
 
@@ -60,6 +61,10 @@ class SupportSetQueue(BaseModule):
             once; ``'auto'`` picks blocks of about 16 MiB of scores for the
             batch at hand (see :func:`auto_block_size`). The result does not
             depend on it. Defaults to ``'auto'``.
+        score_dtype (str): ``'float32'``, ``'bfloat16'``, ``'float16'``
+            or ``'auto'`` (bfloat16 where the hardware has it): scores in
+            that type, then the float32 answer (see :func:`lookup_topk`).
+            Defaults to ``'float32'``.
         track_labels (bool): Keep the labels and dataset indices of
             enqueued rows, for the NN-agreement log and the neighbour
             picture (never used by a loss). Defaults to True.
@@ -72,21 +77,20 @@ class SupportSetQueue(BaseModule):
                  size: int,
                  feat_dim: int,
                  block_size: Union[int, str, None] = 'auto',
+                 score_dtype: str = 'float32',
                  track_labels: bool = True,
                  gather_distributed: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         check_int('SupportSetQueue', size=size, feat_dim=feat_dim)
-        if block_size not in (None, 'auto') and (
-                isinstance(block_size, bool) or not isinstance(block_size, int)
-                or block_size < 1):
-            raise ValueError('SupportSetQueue: block_size must be None, '
-                             f"'auto' or an int >= 1, got {block_size!r}")
+        check_lookup_options('SupportSetQueue', block_size, score_dtype)
         check_bool('SupportSetQueue', track_labels=track_labels,
                    gather_distributed=gather_distributed)
         self.size = size
         self.feat_dim = feat_dim
         self.block_size = block_size
+        self.score_dtype = score_dtype
+        self.relookup_share: Optional[float] = None
         self.track_labels = track_labels
         self.gather_distributed = gather_distributed
         self.register_buffer('queue', torch.zeros(size, feat_dim))
@@ -270,7 +274,8 @@ class SupportSetQueue(BaseModule):
         bank = self.queue[:filled]
         block = (auto_block_size(query, k) if self.block_size == 'auto' else
                  self.block_size)
-        best_sims, best_idx = topk_inner_product(query, bank, k, block)
+        best_sims, best_idx, self.relookup_share = lookup_topk(
+            query, bank, k, block, self.score_dtype)
         return Neighbors(bank[best_idx], best_idx, best_sims)
 
     def lookup(self, query: torch.Tensor, k: int) -> Optional[Neighbors]:
@@ -281,6 +286,8 @@ class SupportSetQueue(BaseModule):
             return None
         nbrs = self.nearest(query, k)
         self.record('nn_similarity', float(nbrs.sims[:, 0].mean()))
+        if self.relookup_share is not None:  # reduced-precision lookup
+            self.record('float32_relookup', self.relookup_share)
         labels = self.labels_of(nbrs)
         if labels is not None:
             agreement = label_agreement(labels[0], labels[1][:, :1])
@@ -313,4 +320,5 @@ class SupportSetQueue(BaseModule):
 
     def extra_repr(self) -> str:
         return (f'size={self.size}, feat_dim={self.feat_dim}, '
-                f'block_size={self.block_size}')
+                f'block_size={self.block_size}, '
+                f'score_dtype={self.score_dtype}')

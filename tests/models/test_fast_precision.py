@@ -1,0 +1,208 @@
+"""Support-set lookup scored in bfloat16 / float16 (issue 27): the float32
+path's neighbours and similarities for every query, by construction."""
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnclr_plugin.models import SupportSetQueue
+from nnclr_plugin.models.utils import fast_precision as fp
+from nnclr_plugin.models.utils import topk_inner_product
+
+
+def assert_same_as_float32(query, bank, k, block, dtype, rerank=None):
+    """The reduced-precision lookup returns the float32 lookup's answer;
+    returns how many queries it had to look up again in float32."""
+    ref_v, ref_i = topk_inner_product(query, bank, k, block)
+    vals, idx, redo = fp.topk_reduced_precision(query, bank, k, block,
+                                                dtype, rerank)
+    assert vals.dtype == torch.float32 and idx.shape == ref_i.shape
+    assert torch.allclose(vals, ref_v, atol=1e-6, rtol=0)
+    if k == 1:
+        assert torch.equal(idx, ref_i)
+    else:  # the same rows; order may differ only among float32 ties
+        assert torch.equal(idx.sort(dim=1).values, ref_i.sort(dim=1).values)
+    return redo
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize('k', [1, 30])
+@pytest.mark.parametrize('block', [None, 7, 512])
+def test_random_unit_vectors(dtype, k, block):
+    gen = torch.Generator().manual_seed(k)
+    bank = F.normalize(torch.randn(3000, 32, generator=gen), dim=1)
+    query = F.normalize(torch.randn(40, 32, generator=gen), dim=1)
+    assert_same_as_float32(query, bank, k, block, dtype)
+
+
+def near_tie_bank(num_ties: int = 300, num_random: int = 2000, dim: int = 32,
+                  seed: int = 0):
+    """A query and a bank in which ``num_ties`` rows score within 3e-3 of
+    each other (less than bfloat16's resolution near 1, 2**-8) but at least
+    1e-6 apart in float32, shuffled among random rows; the best row is
+    stored twice (a tie the float32 path breaks to the lower index)."""
+    gen = torch.Generator().manual_seed(seed)
+    query = F.normalize(torch.randn(1, dim, generator=gen), dim=1)
+    ortho = torch.randn(num_ties, dim, generator=gen)
+    ortho = F.normalize(ortho - (ortho @ query.T) * query, dim=1)
+    # score = cos(angle): angles spread so that the scores lie in
+    # [1 - 3e-3, 1 - 1e-4], distinct by far more than float32 rounding.
+    target = 1 - torch.linspace(1e-4, 3e-3, num_ties)[
+        torch.randperm(num_ties, generator=gen)]
+    angle = torch.arccos(target.double()).float()
+    ties = query * angle.cos()[:, None] + ortho * angle.sin()[:, None]
+    rows = torch.cat([ties, F.normalize(torch.randn(num_random, dim,
+                                                    generator=gen), dim=1)])
+    rows = rows[torch.randperm(len(rows), generator=gen)]
+    best = int((rows @ query.T).argmax())
+    rows = torch.cat([rows[:best + 1], rows[best:]])  # best row twice
+    # Several slightly rotated queries share the near-ties.
+    queries = F.normalize(query + 2e-3 * torch.randn(
+        16, dim, generator=gen), dim=1)
+    return F.normalize(rows, dim=1), torch.cat([query, queries])
+
+
+@pytest.mark.parametrize('k', [1, 30])
+@pytest.mark.parametrize('rerank', [None, 'k'])
+def test_adversarial_near_ties(k, rerank):
+    bank, query = near_tie_bank()
+    rerank = k if rerank == 'k' else None
+    scores = query @ bank.T
+    # bfloat16 alone cannot rank these rows: its top 1 is wrong for some.
+    reduced = (query.bfloat16() @ bank.bfloat16().T).float()
+    assert (reduced.argmax(dim=1) != scores.argmax(dim=1)).any()
+    for block in (None, 64):
+        redo = assert_same_as_float32(query, bank, k, block, torch.bfloat16,
+                                      rerank)
+        # The certificate cannot hold at this resolution: every query went
+        # back to float32 rather than risk a wrong neighbour.
+        assert redo == len(query)
+
+
+def test_duplicate_rows_keep_the_float32_tie_rule():
+    bank = F.normalize(torch.randn(500, 16), dim=1)
+    bank[400] = bank[37]  # two equal rows: the lower index wins
+    query = bank[37:38] + 1e-3
+    for dtype in (torch.bfloat16, torch.float16):
+        vals, idx, _ = fp.topk_reduced_precision(query, bank, 1, 64, dtype)
+        assert int(idx) == 37
+        vals, idx, _ = fp.topk_reduced_precision(query, bank, 2, 64, dtype)
+        assert idx.tolist() == [[37, 400]]
+
+
+def test_real_projections_of_a_trained_demo(tmp_path):
+    """A support set the NNCLR demo filled while training (a few dozen
+    iterations' worth, shrunk): the same neighbours as float32 for every
+    query, and how often the bf16 top-r alone would have missed them."""
+    from helpers import NNCLR_DEMO, requires_fmnist, small_train_cfg, unwrap
+    from mmengine.runner import Runner
+    if requires_fmnist.args[0]:
+        pytest.skip(requires_fmnist.kwargs['reason'])
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), max_iters=8,
+                          batch_size=32, num_images=512, queue_size=256)
+    cfg.custom_hooks = [dict(type='SupportSetQueueHook', warmup_iters=0)]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    model = unwrap(runner.model).eval()
+    queue = model.head.queue
+    assert queue.filled == 256
+    batch = next(iter(runner.train_dataloader))
+    with torch.no_grad():
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        query = model.neck(model.backbone(inputs[1]))[0]
+    query = F.normalize(query, dim=1)
+    bank = queue.queue[:queue.filled]
+    for k in (1, 30):
+        redo = assert_same_as_float32(query, bank, k, None, torch.bfloat16)
+        # Without the certificate: queries whose float32 top k is not in
+        # the bf16 top r (printed with -s; the float32 re-lookup covers
+        # them, the assertion above holds either way).
+        r = fp.rerank_size(k)
+        reduced = (query.bfloat16() @ bank.bfloat16().T).topk(r).indices
+        true = (query @ bank.T).topk(k).indices
+        missed = ~(true[:, :, None] == reduced[:, None]).any(2).all(1)
+        print(f'k={k}: float32 re-lookups {redo}/{len(query)}, bf16 top-{r} '
+              f'missed the float32 top-{k} for {int(missed.sum())}')
+        assert redo >= int(missed.sum())
+
+
+def test_queue_option_keeps_results_and_checkpoints():
+    torch.manual_seed(3)
+    rows = torch.randn(900, 24)
+    fast = SupportSetQueue(size=1000, feat_dim=24, block_size=128,
+                           score_dtype='bfloat16')
+    exact = SupportSetQueue(size=1000, feat_dim=24, block_size=128)
+    assert exact.score_dtype == 'float32'  # the default: today's path
+    fast.enqueue(rows)
+    exact.enqueue(rows)
+    query = torch.randn(33, 24)
+    a, b = fast.nearest(query, 30), exact.nearest(query, 30)
+    assert torch.equal(a.indices.sort(1).values, b.indices.sort(1).values)
+    assert torch.allclose(a.sims, b.sims, atol=1e-6)
+    assert torch.equal(a.feats[:, 0], b.feats[:, 0])
+    assert fast.relookup_share is not None and exact.relookup_share is None
+    # Not a buffer: checkpoints are the same, and load either way.
+    assert set(fast.state_dict()) == set(exact.state_dict())
+    for key, value in exact.state_dict().items():
+        assert torch.equal(fast.state_dict()[key], value)
+    exact.load_state_dict(fast.state_dict())
+    fast.load_state_dict(exact.state_dict())
+    assert 'score_dtype=bfloat16' in repr(fast)
+    # lookup() logs the share of queries looked up again in float32.
+    fast.lookup(query, 1)
+    assert 'float32_relookup' in fast.pop_stats()
+    exact.lookup(query, 1)
+    assert 'float32_relookup' not in exact.pop_stats()
+
+
+@pytest.mark.parametrize('value', ['bf16', 'fp32', None, torch.bfloat16])
+def test_bad_score_dtype_names_the_key(value):
+    with pytest.raises(ValueError,
+                       match='model.head.queue.score_dtype='):
+        SupportSetQueue(size=4, feat_dim=4, score_dtype=value)
+
+
+def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
+    fp.cpu_has_fast_bf16.cache_clear()
+    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: True)
+    assert fp.resolve_score_dtype('auto', 'cpu') == torch.bfloat16
+    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: False)
+    assert fp.resolve_score_dtype('auto', 'cpu') == torch.float32
+    assert fp.resolve_score_dtype('float16', 'cpu') == torch.float16
+    assert fp.resolve_score_dtype('float32', 'cpu') == torch.float32
+    queue = SupportSetQueue(size=64, feat_dim=8, score_dtype='auto')
+    queue.enqueue(torch.randn(64, 8))
+    queue.nearest(torch.randn(4, 8))
+    assert queue.relookup_share is None  # float32 path without the units
+
+
+def test_cpu_probe_agrees_with_the_cpu_flags():
+    fp.cpu_has_fast_bf16.cache_clear()
+    if not osp.isfile('/proc/cpuinfo') or \
+            not torch.backends.mkldnn.is_available():
+        pytest.skip('no /proc/cpuinfo or no oneDNN')
+    with open('/proc/cpuinfo') as f:
+        flags = f.read()
+    expected = 'amx_bf16' in flags or 'avx512_bf16' in flags
+    assert fp.cpu_has_fast_bf16() == expected
+
+
+def test_a_backend_rounding_more_than_modelled_falls_back(monkeypatch):
+    """If reduced-precision GEMMs were less accurate than float32
+    accumulation (the bound's premise), the lookup notices on its
+    candidates and answers in float32."""
+    real_mm = torch.mm
+
+    def noisy_mm(a, b, out=None):
+        res = real_mm(a, b, out=out)
+        if a.dtype == torch.bfloat16:
+            res.add_(0.02)
+        return res
+
+    monkeypatch.setattr(torch, 'mm', noisy_mm)
+    bank = F.normalize(torch.randn(800, 16), dim=1)
+    query = F.normalize(torch.randn(10, 16), dim=1)
+    with pytest.warns(UserWarning, match='less accurate'):
+        redo = assert_same_as_float32(query, bank, 1, 100, torch.bfloat16)
+    assert redo == len(query)
