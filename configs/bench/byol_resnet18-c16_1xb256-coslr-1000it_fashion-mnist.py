@@ -1,6 +1,6 @@
 # Quality benchmark: BYOL (no negatives), the baseline of NN-BYOL.
 _base_ = [
-    '../demo/byol_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/models/fashion_mnist/byol.py',
     '../_base_/bench_fashion_mnist.py'
 ]
 model = {{_base_.bench_model}}

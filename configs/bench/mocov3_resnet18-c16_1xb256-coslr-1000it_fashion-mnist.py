@@ -1,6 +1,6 @@
 # Quality benchmark: MoCo v3 (momentum keys as positives), SNCLR's baseline.
 _base_ = [
-    '../demo/mocov3_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/models/fashion_mnist/mocov3.py',
     '../_base_/bench_fashion_mnist.py'
 ]
 model = {{_base_.bench_model}}

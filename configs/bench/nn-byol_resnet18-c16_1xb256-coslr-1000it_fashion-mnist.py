@@ -1,6 +1,6 @@
 # Quality benchmark: NN-BYOL (BYOL whose target is its support-set neighbour).
 _base_ = [
-    '../demo/nn-byol_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/models/fashion_mnist/nn-byol.py',
     '../_base_/bench_fashion_mnist.py'
 ]
 model = {{_base_.bench_model}}

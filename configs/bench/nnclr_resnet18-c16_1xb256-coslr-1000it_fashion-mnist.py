@@ -1,6 +1,6 @@
 # Quality benchmark: NNCLR (nearest-neighbour positives from a support set).
 _base_ = [
-    '../demo/nnclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/models/fashion_mnist/nnclr.py',
     '../_base_/bench_fashion_mnist.py'
 ]
 model = {{_base_.bench_model}}

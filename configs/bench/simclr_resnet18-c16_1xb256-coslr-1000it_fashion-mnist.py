@@ -1,6 +1,6 @@
 # Quality benchmark: SimCLR (instance positives), the baseline of NNCLR.
 _base_ = [
-    '../demo/simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/models/fashion_mnist/simclr.py',
     '../_base_/bench_fashion_mnist.py'
 ]
 model = {{_base_.bench_model}}

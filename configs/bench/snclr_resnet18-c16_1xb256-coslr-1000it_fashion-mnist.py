@@ -1,6 +1,6 @@
 # Quality benchmark: SNCLR (MoCo v3 + soft neighbours, weighted).
 _base_ = [
-    '../demo/snclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py',
+    '../_base_/models/fashion_mnist/snclr.py',
     '../_base_/bench_fashion_mnist.py'
 ]
 model = {{_base_.bench_model}}

@@ -1,13 +1,11 @@
 # NN-BYOL: the stock BYOL demo with only its head wrapped, so that the
 # target (the target network's projection of the other view) becomes its
 # nearest neighbour in a support set.
-_base_ = './byol_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
+_base_ = [
+    '../_base_/models/fashion_mnist/nn-byol.py',
+    '../_base_/demo_fashion_mnist.py',
+]
 
-model = dict(
-    head=dict(
-        _delete_=True,
-        type='NearestNeighborTargetHead',
-        head={{_base_.model.head}},
-        queue=dict(type='SupportSetQueue', size=4096, feat_dim=128)))
+model = dict(data_preprocessor={{_base_.data_preprocessor}})
 
 custom_hooks = [dict(type='SupportSetQueueHook', warmup_iters=30)]

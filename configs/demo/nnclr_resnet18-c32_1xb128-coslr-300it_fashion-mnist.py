@@ -1,35 +1,10 @@
 # NNCLR on Fashion-MNIST with the SimCLR demo's backbone, data and budget.
-_base_ = './simclr_resnet18-c32_1xb128-coslr-300it_fashion-mnist.py'
+_base_ = [
+    '../_base_/models/fashion_mnist/nnclr.py',
+    '../_base_/demo_fashion_mnist.py',
+]
 
-model = dict(
-    _delete_=True,
-    type='NNCLR',
-    data_preprocessor={{_base_.data_preprocessor}},
-    backbone={{_base_.model.backbone}},
-    # Paper: 3 layers, BN after each, ReLU except the last (2048-2048-256);
-    # scaled down with the backbone.
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=256,
-        hid_channels=512,
-        out_channels=128,
-        num_layers=3,
-        with_last_bn=True,
-        with_avg_pool=True),
-    head=dict(
-        type='NNCLRHead',
-        predictor=dict(
-            type='NonLinearNeck',
-            in_channels=128,
-            hid_channels=512,
-            out_channels=128,
-            num_layers=2,
-            with_last_bn=False,
-            with_avg_pool=False),
-        # ~7 % of the training set, the paper's 98,304 / 1.28M ratio.
-        queue=dict(type='SupportSetQueue', size=4096, feat_dim=128),
-        loss=dict(type='NNContrastiveLoss', temperature=0.1)),
-)
+model = dict(data_preprocessor={{_base_.data_preprocessor}})
 
 # The queue fills in 32 iterations; neighbours of a random network are noise,
 # so use the view itself as positive during the lr warm-up.
