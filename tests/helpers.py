@@ -1,9 +1,20 @@
-"""Shared pieces of the test suite (real configs, real data, real Runner)."""
+"""Shared pieces of the test suite: config-name parsing, generated and real
+Fashion-MNIST, demo configs shrunk for a real Runner.
+
+``tests/conftest.py`` puts this folder on ``sys.path``: ``import helpers``.
+"""
+import atexit
 import copy
+import functools
 import os
 import os.path as osp
+import re
+import shutil
+import struct
+import tempfile
 from typing import Dict, Optional
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -12,6 +23,8 @@ import nnclr_plugin  # noqa: F401
 from nnclr_plugin.datasets import LocalFashionMNIST
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The real Fashion-MNIST (`make setup` installs it), for the few tests that
+# need its images or split sizes; the others use synthetic_fmnist_root().
 FMNIST_ROOT = os.environ.get('NNCLR_DATA_ROOT',
                              osp.join(REPO, 'data', 'fashion_mnist'))
 DEMO = osp.join(REPO, 'configs', 'demo')
@@ -27,6 +40,112 @@ MOCOV3_DEMO = osp.join(
 requires_fmnist = pytest.mark.skipif(
     bool(LocalFashionMNIST.missing_files(FMNIST_ROOT)),
     reason=f'Fashion-MNIST files missing in {FMNIST_ROOT} (run make data)')
+
+# ------------------------------------------------- generated Fashion-MNIST
+# The four un-gzipped idx files of Fashion-MNIST (the Debian package's
+# names, headers as in the real files), with few images: for tests that
+# need *some* data in that format, so that they run, not skip, where the
+# real files are absent.
+SYNTHETIC_FMNIST_SIZES = dict(train=600, test=200)
+_IDX_NAMES = dict(
+    train=('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+    test=('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'))
+
+
+def _class_templates() -> np.ndarray:
+    """Ten 28 x 28 shapes in [0, 1], one per class: bars, squares, disks,
+    diagonals, a cross and a checkerboard."""
+    y, x = np.mgrid[:28, :28]
+    r = np.hypot(y - 13.5, x - 13.5)
+    shapes = [
+        (abs(y - 13.5) < 3) & (abs(x - 13.5) < 10),  # horizontal bar
+        (abs(x - 13.5) < 3) & (abs(y - 13.5) < 10),  # vertical bar
+        (abs(y - 13.5) < 7) & (abs(x - 13.5) < 7),  # square
+        (np.maximum(abs(y - 13.5), abs(x - 13.5)) < 10) &
+        (np.maximum(abs(y - 13.5), abs(x - 13.5)) > 6),  # frame
+        r < 8,  # disk
+        (r < 11) & (r > 7),  # ring
+        (abs(y - x) < 3) & (r < 12),  # diagonal
+        (abs(y + x - 27) < 3) & (r < 12),  # other diagonal
+        ((abs(y - 13.5) < 2) | (abs(x - 13.5) < 2)) & (r < 11),  # cross
+        ((y // 7 + x // 7) % 2 == 0),  # checkerboard
+    ]
+    return np.stack(shapes).astype(np.float64)
+
+
+def write_synthetic_fmnist(root: str, num_train: int = 600,
+                           num_test: int = 200, seed: int = 0) -> str:
+    """Write Fashion-MNIST-format idx files into ``root`` and return it.
+
+    Each image is its class's shape (``_class_templates``), shifted by up
+    to 3 pixels, at a random brightness, plus Gaussian noise: classes that
+    a kNN on random-init features tells apart well above chance. Labels
+    cycle through the ten classes in a shuffled order, so any first few
+    hundred images hold every class.
+    """
+    os.makedirs(root, exist_ok=True)
+    templates = _class_templates()
+    rng = np.random.RandomState(seed)
+    for split, count in (('train', num_train), ('test', num_test)):
+        labels = rng.permutation(np.arange(count) % 10).astype(np.uint8)
+        shifts = rng.randint(-3, 4, size=(count, 2))
+        images = np.empty((count, 28, 28), np.uint8)
+        for i, (label, (dy, dx)) in enumerate(zip(labels, shifts)):
+            img = np.roll(templates[label], (dy, dx), axis=(0, 1))
+            img = img * rng.uniform(150, 255) + rng.normal(0, 25, (28, 28))
+            images[i] = np.clip(img, 0, 255)
+        images_name, labels_name = _IDX_NAMES[split]
+        with open(osp.join(root, images_name), 'wb') as f:
+            f.write(struct.pack('>4I', 0x0803, count, 28, 28))
+            f.write(images.tobytes())
+        with open(osp.join(root, labels_name), 'wb') as f:
+            f.write(struct.pack('>2I', 0x0801, count))
+            f.write(labels.tobytes())
+    return root
+
+
+@functools.lru_cache(maxsize=None)
+def synthetic_fmnist_root() -> str:
+    """A folder of generated Fashion-MNIST (``write_synthetic_fmnist``,
+    ``SYNTHETIC_FMNIST_SIZES`` images), written once per test process into
+    a temporary folder removed when the process exits. Tests pass it as
+    ``data_root`` (to subprocesses too); they never need the real files."""
+    root = tempfile.mkdtemp(prefix='nnclr-synthetic-fmnist-')
+    atexit.register(shutil.rmtree, root, True)
+    return write_synthetic_fmnist(root, **{
+        f'num_{split}': n for split, n in SYNTHETIC_FMNIST_SIZES.items()})
+
+# --------------------------------------------------------------- config names
+# ``{algo}_{backbone}_{gpus}xb{batch}-{schedule}-{epochs}e_{data}.py``, the
+# data part optionally followed by a variant (``_in1k-gpuaug.py``: the same
+# recipe with the views' photometric half on the device).
+CONFIG_NAME_RE = re.compile(
+    r'^(?P<algo>[a-z0-9-]+)_(?P<backbone>[a-z0-9-]+)_(?P<gpus>\d+)xb'
+    r'(?P<batch>\d+)-(?P<schedule>[a-z0-9-]+)-(?P<epochs>\d+)e_'
+    r'(?P<data>[a-z0-9]+)(?:-(?P<variant>gpuaug))?\.py$')
+
+
+def parse_config_name(name: str) -> dict:
+    """The fields of an ImageNet config's file name (``CONFIG_NAME_RE``),
+    with ``gpus``, ``batch`` and ``epochs`` as ints, ``global_batch``
+    (gpus x batch), ``schedule`` split at '-' and ``vit`` (a ViT
+    backbone); fails the test naming a file that breaks the scheme."""
+    match = CONFIG_NAME_RE.match(name)
+    assert match, f'{name} does not follow the naming scheme'
+    info = match.groupdict()
+    for key in ('gpus', 'batch', 'epochs'):
+        info[key] = int(info[key])
+    info['global_batch'] = info['gpus'] * info['batch']
+    info['schedule'] = info['schedule'].split('-')
+    info['vit'] = info['backbone'].startswith('vit')
+    return info
+
+
+@functools.lru_cache(maxsize=None)
+def load_config(path: str) -> Config:
+    """``Config.fromfile(path)``, parsed once per test process: callers
+    must not modify the result (deep-copy first)."""
+    return Config.fromfile(path)
 
 # Two views without randomness: the DDP test compares processes whose
 # data-loader workers would otherwise draw different augmentations.
@@ -51,8 +170,10 @@ def small_train_cfg(config: str,
                     queue_size: Optional[int] = 64,
                     num_workers: int = 0,
                     checkpoint_interval: Optional[int] = None,
+                    data_root: Optional[str] = None,
                     **options) -> Config:
-    """A demo config shrunk to a few iterations on real Fashion-MNIST.
+    """A demo config shrunk to a few iterations on Fashion-MNIST-format
+    data (by default the generated ``synthetic_fmnist_root()``).
 
     Args:
         config (str): Path of a demo config.
@@ -66,6 +187,8 @@ def small_train_cfg(config: str,
         num_workers (int): Data-loader workers.
         checkpoint_interval (int, optional): Save every this many
             iterations; None saves nothing.
+        data_root (str, optional): Folder of the idx files; None is
+            ``synthetic_fmnist_root()``.
         **options: ``merge_from_dict`` overrides applied last.
     """
     cfg = Config.fromfile(config)
@@ -79,7 +202,7 @@ def small_train_cfg(config: str,
     loader.batch_size = batch_size
     loader.num_workers = num_workers
     loader.persistent_workers = num_workers > 0
-    loader.dataset.data_root = FMNIST_ROOT
+    loader.dataset.data_root = data_root or synthetic_fmnist_root()
     loader.dataset.indices = num_images
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     if checkpoint_interval is None:
@@ -101,10 +224,12 @@ def small_train_cfg(config: str,
 
 def small_nnclr_options(images: int = 32, batch_size: int = 8,
                         max_iters: int = 2, checkpoint_interval: int = 2,
-                        queue_size: int = 16, *extra: str) -> list:
+                        queue_size: int = 16, *extra: str,
+                        data_root: Optional[str] = None) -> list:
     """``--cfg-options`` that shrink ``NNCLR_DEMO`` for a ``tools/train.py``
-    subprocess: the first ``images`` Fashion-MNIST images, no loader
-    workers, no support-set warm-up.
+    subprocess: the first ``images`` images of ``data_root`` (by default
+    the generated ``synthetic_fmnist_root()``), no loader workers, no
+    support-set warm-up.
 
     Args:
         images (int): Training images used.
@@ -113,9 +238,11 @@ def small_nnclr_options(images: int = 32, batch_size: int = 8,
         checkpoint_interval (int): Save every this many iterations.
         queue_size (int): Support set rows.
         *extra (str): More ``key=value`` overrides, appended.
+        data_root (str, optional): Folder of the idx files.
     """
     return [
-        f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
+        'train_dataloader.dataset.data_root='
+        f'{data_root or synthetic_fmnist_root()}',
         f'train_dataloader.dataset.indices={images}',
         f'train_dataloader.batch_size={batch_size}',
         'train_dataloader.num_workers=0',
@@ -147,9 +274,11 @@ def loss_history(runner) -> torch.Tensor:
 
 
 def unwrap(model):
+    """The model inside a DDP wrapper, or the model itself."""
     return model.module if hasattr(model, 'module') else model
 
 
 def state_of(runner) -> Dict[str, torch.Tensor]:
+    """A detached copy of the Runner's model state (parameters, buffers)."""
     return {k: v.detach().clone()
             for k, v in unwrap(runner.model).state_dict().items()}

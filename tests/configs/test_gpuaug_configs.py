@@ -149,16 +149,11 @@ def test_one_iteration_through_the_runner(path, tiny_imagenet, tmp_path):
         type='CheckpointHook', interval=1, by_epoch=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_level = 'WARNING'
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        runner = Runner.from_cfg(cfg)
-        pre = runner.model.data_preprocessor
-        assert type(pre).__name__ == 'DeviceViewPreprocessor'
-        before = {k: v.clone() for k, v in runner.model.state_dict().items()}
-        runner.train()
-    finally:
-        torch.set_num_threads(threads)
+    runner = Runner.from_cfg(cfg)  # on one thread (conftest.one_thread)
+    pre = runner.model.data_preprocessor
+    assert type(pre).__name__ == 'DeviceViewPreprocessor'
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
     assert runner.iter == 1
     after = runner.model.state_dict()
     assert any(not torch.equal(before[k], after[k])

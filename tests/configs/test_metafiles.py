@@ -1,19 +1,27 @@
 """Every config folder documents its configs as OpenMMLab users expect: a
-metafile.yml whose Epochs and Batch Size agree with the config and its
-`{gpus}xb{batch}` name, and a README.md that links each config."""
+metafile.yml that lists each config once, under its own name and path, in
+the folder's collection, with Epochs and Batch Size that agree with the
+config and its ``{gpus}xb{batch}-...-{epochs}e`` name, and a README.md that
+links each config. (The one check of these for every folder.)"""
 import glob
 import os.path as osp
-import re
 
 import pytest
 import yaml
-from mmengine.config import Config
+from helpers import REPO, load_config, parse_config_name
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FOLDERS = ['nnclr', 'snclr', 'composed']
+# Folder -> the collection its metafile files every config under.
+COLLECTIONS = {'nnclr': 'NNCLR', 'snclr': 'SNCLR', 'composed': 'NN-positives'}
 
 
-@pytest.mark.parametrize('folder', FOLDERS)
+def test_every_documented_folder_is_checked():
+    documented = sorted(
+        osp.basename(osp.dirname(p))
+        for p in glob.glob(osp.join(REPO, 'configs', '*', 'metafile.yml')))
+    assert documented == sorted(COLLECTIONS)
+
+
+@pytest.mark.parametrize('folder', sorted(COLLECTIONS))
 def test_metafile_and_readme_match_the_configs(folder):
     root = osp.join(REPO, 'configs', folder)
     configs = sorted(osp.basename(p)[:-3]
@@ -22,17 +30,20 @@ def test_metafile_and_readme_match_the_configs(folder):
         meta = yaml.safe_load(f)
     with open(osp.join(root, 'README.md')) as f:
         readme = f.read()
-    collections = {c['Name'] for c in meta['Collections']}
+    assert [c['Name'] for c in meta['Collections']] == [COLLECTIONS[folder]]
     assert sorted(m['Name'] for m in meta['Models']) == configs
     for model in meta['Models']:
         name = model['Name']
-        assert model['In Collection'] in collections
+        info = parse_config_name(f'{name}.py')
+        assert model['In Collection'] == COLLECTIONS[folder], name
         assert model['Config'] == f'configs/{folder}/{name}.py'
+        assert osp.isfile(osp.join(REPO, model['Config'])), name
         assert f'./{name}.py' in readme, name
-        cfg = Config.fromfile(osp.join(REPO, model['Config']))
-        gpus, batch = map(int, re.search(r'_(\d+)xb(\d+)', name).groups())
+        cfg = load_config(osp.join(REPO, model['Config']))
+        gpus, batch = info['gpus'], info['batch']
         assert cfg.train_dataloader.batch_size == batch, name
         assert model['Metadata']['Batch Size'] == gpus * batch, name
         assert model['Metadata']['Training Resources'].startswith(
             f'{gpus}'), name
-        assert model['Metadata']['Epochs'] == cfg.train_cfg.max_epochs, name
+        assert model['Metadata']['Epochs'] == info['epochs'], name
+        assert cfg.train_cfg.max_epochs == info['epochs'], name

@@ -7,12 +7,11 @@ stock mmpretrain MoCo v3 model, and run one real training step on CPU at
 224 x 224 (batch 2 per view) through the soft-neighbour path.
 """
 import copy
-import functools
-import re
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import load_config, parse_config_name
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
@@ -32,10 +31,6 @@ EXPECTED = {
     'snclr_resnet50_16xb256-amp-lars-coslr-300e_in1k-gpuaug.py',
 }
 
-NAME_RE = re.compile(r'^snclr_(?P<backbone>[a-z0-9-]+)_(?P<gpus>\d+)xb'
-                     r'(?P<batch>\d+)-(?P<schedule>[a-z0-9-]+)-(?P<epochs>\d+)'
-                     r'e_in1k(-gpuaug)?\.py$')
-
 # The release's (start.sh) SNCLR settings.
 QUEUE_SIZE = 128000
 FEAT_DIM = 256
@@ -47,31 +42,8 @@ VIT_BASE_LR = 1.5e-5
 R50_BASE_LR = 0.3
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """One intra-op thread: on 2 cores shared with other jobs, OpenMP's
-    spinning makes two threads several times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def parse_name(name: str) -> dict:
-    match = NAME_RE.match(name)
-    assert match, f'{name} does not follow the naming scheme'
-    info = match.groupdict()
-    for key in ('gpus', 'batch', 'epochs'):
-        info[key] = int(info[key])
-    info['global_batch'] = info['gpus'] * info['batch']
-    info['schedule'] = info['schedule'].split('-')
-    info['vit'] = info['backbone'].startswith('vit')
-    return info
-
-
-@functools.lru_cache(maxsize=None)
 def load(name: str) -> Config:
-    return Config.fromfile(str(CONFIG_DIR / name))
+    return load_config(str(CONFIG_DIR / name))
 
 
 def build_model(cfg: Config) -> torch.nn.Module:
@@ -91,7 +63,8 @@ def test_configs_present():
 
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_contents(name):
-    info = parse_name(name)
+    info = parse_config_name(name)
+    assert (info['algo'], info['data']) == ('snclr', 'in1k')
     cfg = load(name)
     assert 'nnclr_plugin' in cfg.custom_imports['imports']
     assert cfg.default_scope == 'mmpretrain'
@@ -152,24 +125,6 @@ def test_config_contents(name):
         assert optim.optimizer.lr == pytest.approx(
             R50_BASE_LR * info['global_batch'] / 256)
         assert optim.optimizer.weight_decay == 1e-6
-
-
-def test_metafile_and_readme_list_every_config():
-    import yaml
-    meta = yaml.safe_load((CONFIG_DIR / 'metafile.yml').read_text())
-    listed = {}
-    for model in meta['Models']:
-        assert model['In Collection'] == 'SNCLR'
-        assert (REPO / model['Config']).is_file(), model['Config']
-        listed[Path(model['Config']).name] = model
-    assert sorted(listed) == CONFIGS
-    readme = (CONFIG_DIR / 'README.md').read_text()
-    for name, model in listed.items():
-        info = parse_name(name)
-        assert model['Name'] == name[:-3]
-        assert model['Metadata']['Epochs'] == info['epochs']
-        assert model['Metadata']['Batch Size'] == info['global_batch']
-        assert f'./{name}' in readme, name
 
 
 @pytest.mark.parametrize('name', [n for n in CONFIGS if 'lars' in n])
