@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils import auto_block_size, gather_no_grad
+from ..utils import auto_block_size, gather_no_grad  # noqa: F401
 from ..utils.fast_precision import check_lookup_options, lookup_topk
 from ...utils.checks import check_bool, check_int
 from .neighbors import Neighbors, label_agreement
@@ -272,10 +272,8 @@ class SupportSetQueue(BaseModule):
         k = min(k, filled)
         query = F.normalize(query.detach().to(self.queue.dtype), dim=1)
         bank = self.queue[:filled]
-        block = (auto_block_size(query, k) if self.block_size == 'auto' else
-                 self.block_size)
         best_sims, best_idx, self.relookup_share = lookup_topk(
-            query, bank, k, block, self.score_dtype)
+            query, bank, k, self.block_size, self.score_dtype)
         return Neighbors(bank[best_idx], best_idx, best_sims)
 
     def lookup(self, query: torch.Tensor, k: int) -> Optional[Neighbors]:

@@ -52,11 +52,19 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from .cosine_topk import TOPK_ROWS, topk_inner_product
+from .cosine_topk import TOPK_ROWS, auto_block_size, topk_inner_product
 
 SCORE_DTYPES = ('float32', 'bfloat16', 'float16', 'auto')
-# Query rows per re-score chunk: r gathered bank rows each.
+# Query rows per float32 re-score GEMM (each against the r candidates of
+# all of them: RESCORE_GROUP times the work of the re-score itself), and
+# per chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
+RESCORE_GROUP = 16
 RESCORE_ROWS = 512
+# Bank rows scored to pick each query's centre c.
+CENTRE_SAMPLE = 2048
+# Columns added to the vectors (-1 . beta, -c . 1, zeros to a multiple of
+# 16: the GEMM kernels' step).
+EXTRA = 16
 
 
 def rerank_size(k: int) -> int:
@@ -157,7 +165,7 @@ def topk_reduced_precision(query: Tensor,
     Memory: the ``B x block`` scores in ``dtype`` (half the float32 path's
     for the same block), one block of the bank in ``dtype``, up to
     ``B x 8(r + 1)`` candidates, and the float32 re-score of
-    :data:`RESCORE_ROWS` queries at a time (``RESCORE_ROWS x r x D``).
+    :data:`RESCORE_ROWS` queries at a time.
 
     ``r`` (default :func:`rerank_size`) trades the per-block selection's
     cost against the share of queries that need the float32 re-lookup
@@ -189,24 +197,44 @@ def topk_reduced_precision(query: Tensor,
         # Every row would be a candidate: the float32 lookup is as cheap.
         vals, idx = topk_inner_product(query, bank, k, block_size)
         return vals, idx, 0
+    info = torch.finfo(dtype)
+    unit = info.eps / 2
     query_r = query.to(dtype)
+    q_err = query_r.float() - query
+    # Centre c: about the best score of each query (the best of a sample
+    # of rows), so that the scores that matter are small numbers and lose
+    # little to the rounding of the output. Exactly representable.
+    sample = bank[:CENTRE_SAMPLE].to(dtype)
+    centre = (query_r @ sample.T).amax(dim=1)
+    # Extended vectors: [q~, -1, -c] . [x~, beta, 1] = q~.x~ - beta - c,
+    # padded to a multiple of 16 columns for the GEMM kernels.
+    width = dim + EXTRA
+    query_x = query.new_zeros(num_q, width, dtype=dtype)
+    query_x[:, :dim] = query_r
+    query_x[:, dim] = -1
+    query_x[:, dim + 1] = -centre
     block = num if block_size is None else min(block_size, num)
+    rows_x = query.new_zeros(block, width, dtype=dtype)
+    rows_x[:, dim + 1] = 1
     buffer = query.new_empty(num_q * block, dtype=dtype)
-    cand_v, cand_i, norms = [], [], []  # norms: |x|, |x~ - x|, |x~|
+    cand_v, cand_i = [], []
+    stats = []  # per block: max |x|, max |x~ - x|
     bound = query.new_full((num_q, ), float('-inf'))
     for start in range(0, num, block):
         rows = bank[start:start + block]
-        rows_r = rows.to(dtype)
-        rows_rf = rows_r.float()
-        norms.append(torch.stack([
-            rows.norm(dim=1).amax(), (rows_rf - rows).norm(dim=1).amax(),
-            rows_rf.norm(dim=1).amax()]))
-        del rows_rf
-        scores = buffer[:num_q * rows.shape[0]].view(num_q, rows.shape[0])
-        torch.mm(query_r, rows_r.T, out=scores)
+        num_rows = rows.shape[0]
+        ext = rows_x[:num_rows]
+        ext[:, :dim] = rows  # rounds to dtype
+        diff = ext[:, :dim].float().sub_(rows)
+        ext[:, dim] = (diff * rows).sum(dim=1)  # beta = x . (x~ - x)
+        stats.append(torch.stack([rows.norm(dim=1).amax(),
+                                  diff.norm(dim=1).amax()]))
+        del diff
+        scores = buffer[:num_q * num_rows].view(num_q, num_rows)
+        torch.mm(query_x, ext.T, out=scores)
         # topk copies what it sorts: a few query rows at a time keep that
         # copy small next to the block of scores.
-        top = [part.topk(min(r + 1, rows.shape[0]), dim=1)
+        top = [part.topk(min(r + 1, num_rows), dim=1)
                for part in scores.split(TOPK_ROWS)]
         vals = torch.cat([v for v, _ in top])
         cols = torch.cat([i for _, i in top]) + start
@@ -220,37 +248,63 @@ def topk_reduced_precision(query: Tensor,
                 torch.cat(cand_v, dim=1).float(), torch.cat(cand_i, dim=1),
                 bound, r)
             cand_v, cand_i = [vals], [cols]
-    del buffer
+    del buffer, rows_x
     cand_v, cand_i, bound = _merge(
         torch.cat(cand_v, dim=1).float(), torch.cat(cand_i, dim=1), bound, r)
 
-    # Exact float32 scores of the candidates.
+    # Float32 scores of the candidates, by a GEMM as the float32 path's:
+    # groups of RESCORE_GROUP queries against all their candidates, of
+    # which the diagonal blocks are kept. (A GEMM of several query rows
+    # rounds each score as the float32 lookup's does, bit for bit with MKL;
+    # a matrix-vector product does not, ~1e-7 apart.)
     exact = torch.empty_like(cand_v)
+    group = RESCORE_GROUP
+    diag = torch.arange(group, device=query.device)
     for s in range(0, num_q, RESCORE_ROWS):
-        exact[s:s + RESCORE_ROWS] = torch.bmm(
-            bank[cand_i[s:s + RESCORE_ROWS]],
-            query[s:s + RESCORE_ROWS, :, None]).squeeze(2)
+        part, idx = query[s:s + RESCORE_ROWS], cand_i[s:s + RESCORE_ROWS]
+        count = len(part)
+        pad = -count % group
+        if pad:
+            part = torch.cat([part, part.new_zeros(pad, dim)])
+            idx = torch.cat([idx, idx.new_zeros(pad, idx.shape[1])])
+        groups = len(part) // group
+        rows = bank[idx.reshape(-1)].view(groups, -1, dim)
+        both = torch.bmm(part.view(groups, group, dim), rows.transpose(1, 2))
+        exact[s:s + count] = both.view(groups, group, group, -1)[
+            :, diag, diag].reshape(len(part), -1)[:count]
 
-    # The error bound (module docstring), with a margin for its own
+    # The error bound of the module docstring; 1 % margin for its own
     # float32 evaluation.
-    info = torch.finfo(dtype)
-    unit = info.eps / 2
-    x_norm, x_err, xr_norm = torch.stack(norms).amax(dim=0).tolist()
-    q_norm, qr_norm = query.norm(dim=1), query_r.float().norm(dim=1)
-    in_err = ((query_r.float() - query).norm(dim=1) * xr_norm +
-              q_norm * x_err + dim * 2**-22 * qr_norm * xr_norm +
-              3 * dim * 2**-23 * q_norm * x_norm) * 1.01 + 1e-7
+    x_norm, x_err = torch.stack(stats).amax(0).tolist()
+    # |x~| <= |x| + |x~ - x|; |beta| <= |x| |x~ - x| (+ its own rounding).
+    xr_norm, beta_max = x_norm + x_err, x_norm * x_err * 1.01
+    q_norm = query.norm(dim=1)
+    a_err = q_err.norm(dim=1)
+    centre = centre.float()
+    shift = centre - (query * q_err).sum(dim=1)  # c - alpha
+    f32 = 3 * dim * 2**-23 * q_norm * x_norm
+    fixed = (unit * beta_max + a_err * x_err + f32 + (dim + 2) * 2**-22 * (
+        query_r.float().norm(dim=1) * xr_norm + beta_max + centre.abs()))
 
-    def error(score: Tensor) -> Tensor:  # bound of |reduced - exact|
-        return in_err.view(-1, *[1] * (score.dim() - 1)) + (
-            unit * score.abs() * 1.01 / (1 - unit) + info.smallest_normal)
+    def error(reduced: Tensor, score: Tensor) -> Tensor:
+        """Bound of |exact - (reduced + c - alpha)| for a row whose exact
+        score is >= score; ``(B,)`` or ``(B, r)``."""
+        def col(value: Tensor) -> Tensor:  # per query, against reduced
+            return value if reduced.dim() == 1 else value[:, None]
+
+        dist = (col(q_norm**2 + 2 * f32) + x_norm**2 - 2 * score).clamp(
+            min=0)
+        return (unit * reduced.abs() / (1 - unit) + col(fixed) +
+                info.smallest_normal * info.eps +
+                col(a_err + x_err) * dist.sqrt()) * 1.01 + 1e-7
 
     # Guard: the candidates' reduced scores must be within the bound of
     # their float32 scores, else the backend rounds more than modelled.
     # (Non-finite scores, from a non-finite query, are left to the float32
     # re-lookup.)
-    consistent = bool(((cand_v - exact).abs() <= error(cand_v))
-                      .logical_or_(~exact.isfinite()).all())
+    consistent = bool(
+        ((cand_v + shift[:, None] - exact).abs() <= error(cand_v, exact))
+        .logical_or_(~exact.isfinite()).all())
 
     # Top k of the candidates, ties to the lower row (the float32 path's
     # rule).
@@ -259,10 +313,13 @@ def topk_reduced_precision(query: Tensor,
         dim=1, descending=True, stable=True)
     best = exact[:, :k].contiguous()
     best_idx = cand_i.gather(1, order[:, :k])
-    # Certified: every dropped row scores at most bound + error(bound) in
-    # exact arithmetic, below the k-th float32 score.
-    reach = torch.where(bound.isneginf(), bound, bound + error(bound))
-    certain = reach < best[:, k - 1]
+    # Certified: a dropped row that could reach the k-th score scores at
+    # most bound + c - alpha + error in exact arithmetic; below it, none
+    # can.
+    kth = best[:, k - 1]
+    reach = torch.where(bound.isneginf(), bound,
+                        bound + shift + error(bound, kth))
+    certain = reach < kth
     if not consistent:
         warnings.warn(
             f'topk_reduced_precision: {dtype} scores on {query.device} are '
@@ -277,14 +334,16 @@ def topk_reduced_precision(query: Tensor,
 
 
 def lookup_topk(query: Tensor, bank: Tensor, k: int,
-                block_size: Optional[int], score_dtype: str
+                block_size: Union[int, str, None], score_dtype: str
                 ) -> Tuple[Tensor, Tensor, Optional[float]]:
-    """The support-set lookup for a ``score_dtype`` option.
+    """The support-set lookup for a ``block_size`` and ``score_dtype``.
 
     :func:`topk_inner_product` when ``score_dtype`` resolves to the bank's
     own dtype (or the bank is not float32), else
     :func:`topk_reduced_precision`: the same neighbours and float32
-    similarities, scored in the reduced type.
+    similarities, scored in the reduced type. ``block_size='auto'`` is
+    :func:`auto_block_size` rows, twice as many in 16 bits (the same bytes
+    of scores).
 
     Returns:
         Tuple[Tensor, Tensor, float | None]: ``(B, k)`` scores and indices,
@@ -292,7 +351,10 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
         in float32 (None on the float32 path).
     """
     dtype = resolve_score_dtype(score_dtype, query.device)
-    if dtype == bank.dtype or bank.dtype != torch.float32:
+    fast = dtype != bank.dtype and bank.dtype == torch.float32
+    if block_size == 'auto':
+        block_size = auto_block_size(query, k) * (2 if fast else 1)
+    if not fast:
         vals, idx = topk_inner_product(query, bank, k, block_size)
         return vals, idx, None
     vals, idx, redo = topk_reduced_precision(query, bank, k, block_size,
