@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument('--max-iters', type=int, required=True)
     parser.add_argument('--queue-size', type=int, default=64)
     parser.add_argument('--warmup-iters', type=int, default=1)
+    parser.add_argument('--data-root', required=True)
     parser.add_argument('--launcher', default='none')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', '0')
@@ -41,7 +42,8 @@ def main() -> None:
         max_iters=args.max_iters,
         batch_size=args.batch_size,
         num_images=json.loads(args.indices),
-        queue_size=args.queue_size)
+        queue_size=args.queue_size,
+        data_root=args.data_root)
     cfg.train_dataloader.dataset.pipeline = DETERMINISTIC_VIEWS
     cfg.train_dataloader.sampler.shuffle = False
     group_norm_everywhere(cfg)

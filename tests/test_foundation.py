@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import FMNIST_ROOT, REPO, SIMCLR_DEMO, requires_fmnist
+from helpers import (FMNIST_ROOT, REPO, SIMCLR_DEMO, requires_fmnist,
+                     synthetic_fmnist_root)
 
 import nnclr_plugin  # noqa: F401
 
@@ -69,6 +70,7 @@ def test_missing_data_root_is_one_clear_message(tmp_path):
 
 @requires_fmnist
 def test_local_fashion_mnist_splits():
+    """The real files (``make setup``): split sizes and image format."""
     from nnclr_plugin.datasets import LocalFashionMNIST
     train = LocalFashionMNIST(data_root=FMNIST_ROOT, split='train',
                               indices=10)
@@ -91,14 +93,14 @@ def test_gray_brightness_contrast_keeps_shape_and_range():
         GrayBrightnessContrast(brightness=1.5)
 
 
-@requires_fmnist
 def test_train_cli_trains_saves_and_resumes(tmp_path):
     """tools/train.py: 2 iterations, then --resume continues to 3."""
     work = str(tmp_path / 'work')
+    root = synthetic_fmnist_root()
     common = [
         sys.executable, osp.join(REPO, 'tools', 'train.py'), SIMCLR_DEMO,
-        '--work-dir', work, '--cfg-options', f'data_root={FMNIST_ROOT}',
-        f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
+        '--work-dir', work, '--cfg-options', f'data_root={root}',
+        f'train_dataloader.dataset.data_root={root}',
         'train_dataloader.dataset.indices=64', 'train_dataloader.batch_size=8',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',

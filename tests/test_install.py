@@ -10,8 +10,8 @@ import sys
 import zipfile
 
 import pytest
-from helpers import (FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist,
-                     small_nnclr_options)
+from helpers import (NNCLR_DEMO, REPO, small_nnclr_options,
+                     synthetic_fmnist_root)
 
 PACKAGE = osp.join(REPO, 'nnclr_plugin')
 
@@ -108,7 +108,6 @@ def test_installed_package_imports_and_registers(installed):
     assert out.strip().startswith(installed['site']), out
 
 
-@requires_fmnist
 def test_tools_train_and_evaluate_with_the_installed_package(installed):
     """tools/train.py and knn_eval.py of the checkout, run from another
     folder: they import the installed package, and the kNN tool's default
@@ -121,7 +120,8 @@ def test_tools_train_and_evaluate_with_the_installed_package(installed):
     ]
     knn_argv = [
         osp.join(REPO, 'tools', 'analysis_tools', 'knn_eval.py'), NNCLR_DEMO,
-        osp.join(work, 'iter_2.pth'), '--data-root', FMNIST_ROOT,
+        osp.join(work, 'iter_2.pth'), '--data-root',
+        synthetic_fmnist_root(),
         '--max-train', '64', '--max-test', '32', '--k', '5', '--cfg-options',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0'
     ]

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import torch
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import NNCLR_DEMO, REPO, synthetic_fmnist_root
 
 RUNS = int(os.environ.get('NNCLR_DDP_EXIT_RUNS', '30'))
 
@@ -21,7 +21,6 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-@requires_fmnist
 @pytest.mark.parametrize('run', range(RUNS))
 def test_two_process_run_exits_cleanly_with_its_final_checkpoint(
         tmp_path, run):
@@ -32,10 +31,11 @@ def test_two_process_run_exits_cleanly_with_its_final_checkpoint(
     proc = subprocess.run([
         'bash', osp.join(REPO, 'tools', 'dist_train.sh'), NNCLR_DEMO, '2',
         '--work-dir', work, '--cfg-options',
-        f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
+        f'train_dataloader.dataset.data_root={synthetic_fmnist_root()}',
         'train_dataloader.dataset.indices=64', 'train_dataloader.batch_size=8',
         'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False', 'model.head.queue.size=32',
+        'train_dataloader.persistent_workers=False',
+        'model.head.queue.size=32',
         'custom_hooks.0.warmup_iters=0', 'param_scheduler=[]',
         'train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=2',
         f'randomness.seed={run}'

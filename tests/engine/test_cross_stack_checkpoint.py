@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import (FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist,
-                     small_nnclr_options)
+from helpers import (NNCLR_DEMO, REPO, small_nnclr_options,
+                     synthetic_fmnist_root)
+
 
 def other_stack_python() -> str:
     """The other tested stack's interpreter, from ``NNCLR_OTHER_STACK_PYTHON``
@@ -19,13 +20,10 @@ def other_stack_python() -> str:
 
 
 OTHER = other_stack_python()
-pytestmark = [
-    requires_fmnist,
-    pytest.mark.skipif(
-        not OTHER, reason='NNCLR_OTHER_STACK_PYTHON is not set: `make '
-        'test-oldest` (run by CI after `make test`) runs these tests both '
-        'ways, with .venv-oldest and .venv'),
-]
+pytestmark = pytest.mark.skipif(
+    not OTHER, reason='NNCLR_OTHER_STACK_PYTHON is not set: `make '
+    'test-oldest` (run by CI after `make test`) runs these tests both '
+    'ways, with .venv-oldest and .venv')
 
 
 def versions(python: str) -> str:
@@ -39,7 +37,7 @@ def train(python: str, work: str, iters: int, *extra: str) -> str:
     cmd = [
         python, osp.join(REPO, 'tools', 'train.py'), NNCLR_DEMO,
         '--work-dir', work, *extra, '--cfg-options',
-        f'data_root={FMNIST_ROOT}',
+        f'data_root={synthetic_fmnist_root()}',
         *small_nnclr_options(64, 8, iters, 2, 16, 'param_scheduler=[]')
     ]
     env = dict(os.environ, OMP_NUM_THREADS='1')

@@ -15,9 +15,7 @@ import sys
 
 import pytest
 import torch
-from helpers import NNCLR_DEMO, REPO, SNCLR_DEMO, requires_fmnist
-
-pytestmark = requires_fmnist
+from helpers import NNCLR_DEMO, REPO, SNCLR_DEMO, synthetic_fmnist_root
 
 WORKER = osp.join(REPO, 'tests', 'ddp_worker.py')
 BATCH = 8  # per process
@@ -49,7 +47,9 @@ SINGLE_ORDER = [
 def train_both(config, tmp_path):
     n = WORLD * BATCH * STEPS
     single_order = SINGLE_ORDER
-    common = ['--max-iters', str(STEPS)]
+    # Both runs read the same generated files.
+    common = ['--max-iters', str(STEPS), '--data-root',
+              synthetic_fmnist_root()]
     run([
         sys.executable, '-m', 'torch.distributed.run',
         f'--nproc_per_node={WORLD}', f'--master_port={free_port()}', WORKER,

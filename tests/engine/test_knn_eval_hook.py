@@ -3,13 +3,11 @@ import json
 import os.path as osp
 
 import pytest
-from helpers import FMNIST_ROOT, REPO, requires_fmnist, small_train_cfg
+from helpers import REPO, small_train_cfg, synthetic_fmnist_root
 from mmengine.runner import Runner
 
 from nnclr_plugin.engine.hooks import KNNEvalHook
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
-
-pytestmark = requires_fmnist
 
 BENCH_SIMCLR = osp.join(
     REPO, 'configs', 'bench',
@@ -23,7 +21,7 @@ def bench_cfg(work_dir, max_iters=4, **kwargs):
     assert hook.type == 'KNNEvalHook'
     hook.update(interval=2, num_train=64, num_val=32)
     for key, n in (('train_dataloader', 300), ('val_dataloader', 100)):
-        hook[key].dataset.data_root = FMNIST_ROOT
+        hook[key].dataset.data_root = synthetic_fmnist_root()
         hook[key].dataset.indices = n
         hook[key].batch_size = 128
     return cfg
@@ -101,7 +99,8 @@ def test_every_bench_config_trains_through_the_runner(tmp_path, method):
     knn = [h for h in cfg.custom_hooks if h.type == 'KNNEvalHook'][0]
     knn.update(interval=0, num_train=None, num_val=None)
     for key, n in (('train_dataloader', 200), ('val_dataloader', 50)):
-        knn[key].dataset.update(data_root=FMNIST_ROOT, indices=n)
+        knn[key].dataset.update(data_root=synthetic_fmnist_root(),
+                                indices=n)
     runner = Runner.from_cfg(cfg)
     runner.train()
     with open(osp.join(str(tmp_path), 'knn_history.json')) as f:

@@ -3,14 +3,12 @@ import os.path as osp
 
 import pytest
 import torch
-from helpers import NNCLR_DEMO, requires_fmnist, small_train_cfg
+from helpers import NNCLR_DEMO, small_train_cfg
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS
 
 from nnclr_plugin.engine.hooks import NonFiniteLossError
-
-pytestmark = requires_fmnist
 
 
 @HOOKS.register_module(force=True)

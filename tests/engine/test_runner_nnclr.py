@@ -1,11 +1,10 @@
-"""NNCLR and SimCLR through a real mmengine Runner on real Fashion-MNIST."""
+"""NNCLR and SimCLR through a real mmengine Runner on Fashion-MNIST-format
+data (generated: ``helpers.synthetic_fmnist_root``)."""
 import pytest
 import torch
 from helpers import (NNCLR_DEMO, SIMCLR_DEMO, SNCLR_DEMO, loss_history,
-                     requires_fmnist, small_train_cfg, state_of, unwrap)
+                     small_train_cfg, state_of, unwrap)
 from mmengine.runner import Runner
-
-pytestmark = requires_fmnist
 
 
 def scalar_history(runner, key):

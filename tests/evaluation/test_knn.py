@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from helpers import FMNIST_ROOT, REPO as REPO_ROOT, requires_fmnist
+from helpers import REPO as REPO_ROOT, synthetic_fmnist_root
 
 import nnclr_plugin  # noqa: F401  (registers LocalFashionMNIST etc.)
 from nnclr_plugin.apis import knn_eval
@@ -23,7 +23,7 @@ from nnclr_plugin.evaluation import (extract_backbone_features, knn_accuracy,
                                      weighted_knn_scores)
 from nnclr_plugin.evaluation.features import _pick_feature
 
-DATA_ROOT = FMNIST_ROOT
+DATA_ROOT = synthetic_fmnist_root()
 DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                        'fashion_mnist_eval.py')
 # The demo's iteration count is part of its file name and may change.
@@ -31,7 +31,6 @@ DEMO_CONFIGS = sorted(
     glob.glob(
         osp.join(REPO_ROOT, 'configs', 'demo',
                  'simclr_resnet18-c32_*_fashion-mnist.py')))
-needs_data = requires_fmnist
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +223,7 @@ def test_pick_feature_shapes():
 
 
 # --------------------------------------------------------------------------
-# Real model and data.
+# A real model on Fashion-MNIST-format data (generated).
 
 
 def _load_tool():
@@ -262,7 +261,6 @@ def demo_model(tmp_path_factory):
     return model, full, backbone_only, work
 
 
-@needs_data
 def test_selfsup_preprocessor_with_both_collates(demo_model):
     model = demo_model[0]
     model.train()
@@ -285,7 +283,6 @@ def test_selfsup_preprocessor_with_both_collates(demo_model):
     assert torch.equal(first[1], pseudo[1][:25])
 
 
-@needs_data
 def test_image_classifier_gives_same_features(demo_model):
     from mmpretrain.registry import MODELS
     simclr = demo_model[0]
@@ -306,7 +303,6 @@ def test_image_classifier_gives_same_features(demo_model):
     assert torch.equal(labels, ref_labels)
 
 
-@needs_data
 def test_knn_eval_tool_end_to_end(demo_model):
     model, full, backbone_only, work = demo_model
     tool = _load_tool()
@@ -351,7 +347,6 @@ def test_knn_eval_tool_end_to_end(demo_model):
     assert from_backbone['top5'] == pytest.approx(saved['top5'])
 
 
-@needs_data
 def test_linear_probe_tool_end_to_end(demo_model):
     model, full, backbone_only, work = demo_model
     out = str(work / 'probe.json')

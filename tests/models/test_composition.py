@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import REPO, SIMCLR_DEMO, requires_fmnist, small_train_cfg, unwrap
+from helpers import REPO, SIMCLR_DEMO, small_train_cfg, unwrap
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
@@ -135,7 +135,6 @@ def test_wrapping_a_contrastive_head_fails_at_build_time():
     assert 'LatentPredictHead' in msg and "type='NNCLR'" in msg
 
 
-@requires_fmnist
 def test_nnclr_head_under_simclr_is_a_clear_error(tmp_path):
     cfg = small_train_cfg(SIMCLR_DEMO, str(tmp_path))
     cfg.model.head = dict(
@@ -147,7 +146,6 @@ def test_nnclr_head_under_simclr_is_a_clear_error(tmp_path):
         runner.train()
 
 
-@requires_fmnist
 @pytest.mark.parametrize('path', NN_DEMOS, ids=osp.basename)
 def test_nn_demo_trains_with_the_stock_algorithm(tmp_path, path):
     cfg = small_train_cfg(path, str(tmp_path), max_iters=4, batch_size=16,

@@ -295,10 +295,8 @@ def test_neck_and_queue_dims_are_checked_before_the_first_step(tmp_path):
     """SNCLR runs on mmpretrain's MoCoV3, which does not check its neck
     against the support-set head: the hook does, before iteration 1, naming
     both keys (issue 24; before: a matmul shape error in the first step)."""
-    from helpers import SNCLR_DEMO, requires_fmnist, small_train_cfg
+    from helpers import SNCLR_DEMO, small_train_cfg
     from mmengine.runner import Runner
-    if requires_fmnist.args[0]:
-        pytest.skip(requires_fmnist.kwargs['reason'])
     cfg = small_train_cfg(SNCLR_DEMO, str(tmp_path), max_iters=1)
     cfg.model.neck.out_channels = 64  # the queue stores 128-d rows
     runner = Runner.from_cfg(cfg)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import NNCLR_DEMO, REPO, synthetic_fmnist_root
 
 from nnclr_plugin.utils.checkpoint_files import (checkpoint_problem,
                                                  newest_readable_checkpoint)
@@ -13,7 +13,7 @@ from nnclr_plugin.utils.checkpoint_files import (checkpoint_problem,
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 TEST = osp.join(REPO, 'tools', 'test.py')
 SMALL = [
-    f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
+    f'train_dataloader.dataset.data_root={synthetic_fmnist_root()}',
     'train_dataloader.dataset.indices=64', 'train_dataloader.batch_size=16',
     'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
@@ -62,7 +62,6 @@ def test_newest_readable_skips_a_truncated_last_checkpoint(tmp_path, capsys):
     assert newest_readable_checkpoint(str(tmp_path / 'fresh')) is None
 
 
-@requires_fmnist
 def test_resume_from_a_truncated_newest_checkpoint_uses_the_previous(
         tmp_path):
     work = str(tmp_path)

@@ -10,9 +10,8 @@ import subprocess
 import sys
 
 import torch
-from helpers import NNCLR_DEMO, REPO, requires_fmnist, small_nnclr_options
+from helpers import NNCLR_DEMO, REPO, small_nnclr_options
 
-pytestmark = requires_fmnist
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 SMALL = small_nnclr_options(
     256, 32, 12, 2, 64, 'custom_hooks.0.warmup_iters=1',

@@ -6,11 +6,11 @@ import sys
 import time
 
 import torch
-from helpers import FMNIST_ROOT, NNCLR_DEMO, REPO, requires_fmnist
+from helpers import NNCLR_DEMO, REPO, synthetic_fmnist_root
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 OPTIONS = [
-    f'train_dataloader.dataset.data_root={FMNIST_ROOT}',
+    f'train_dataloader.dataset.data_root={synthetic_fmnist_root()}',
     'train_dataloader.dataset.indices=128', 'train_dataloader.batch_size=16',
     'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False', 'train_cfg.max_iters=12',
@@ -33,7 +33,6 @@ def final_state(work_dir):
     return torch.load(osp.join(work_dir, 'iter_12.pth'))['state_dict']
 
 
-@requires_fmnist
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     full_dir, killed_dir = str(tmp_path / 'full'), str(tmp_path / 'killed')
     full = train(full_dir)

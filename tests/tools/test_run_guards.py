@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import NNCLR_DEMO, REPO, requires_fmnist, small_nnclr_options
+from helpers import NNCLR_DEMO, REPO, small_nnclr_options
 
 from nnclr_plugin.utils.work_dir_lock import (LOCK_NAME, WorkDirBusyError,
                                               WorkDirLock)
@@ -35,7 +35,6 @@ def test_a_second_lock_on_one_work_dir_fails_and_names_the_holder(tmp_path):
     WorkDirLock(str(tmp_path)).acquire().release()  # free again
 
 
-@requires_fmnist
 def test_misspelt_checkpoint_argument_fails_before_training(tmp_path):
     work = str(tmp_path / 'work')
     start = time.time()
@@ -54,7 +53,6 @@ def test_misspelt_checkpoint_argument_fails_before_training(tmp_path):
         assert 'Traceback' in f.read()
 
 
-@requires_fmnist
 def test_second_run_into_a_busy_work_dir_fails_at_once(tmp_path):
     """Another live run holds the dir: refused, naming its PID; once that
     process is gone (even by kill -9) the dir is free again, and an empty

@@ -11,14 +11,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from helpers import FMNIST_ROOT, REPO as REPO_ROOT, requires_fmnist
+from helpers import REPO as REPO_ROOT, synthetic_fmnist_root
 
 import nnclr_plugin  # noqa: F401  (registers NNCLR, LocalFashionMNIST, ...)
 from nnclr_plugin.apis import visualize_neighbors
 from nnclr_plugin.evaluation import extract_features, iter_batches
 from nnclr_plugin.visualization import draw_neighbor_grid, select_queries
 
-DATA_ROOT = FMNIST_ROOT
+DATA_ROOT = synthetic_fmnist_root()
 DATA_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                        'fashion_mnist_eval.py')
 # The demo's iteration count is part of its file name and may change.
@@ -26,7 +26,6 @@ NNCLR_CONFIGS = sorted(
     glob.glob(
         osp.join(REPO_ROOT, 'configs', 'demo',
                  'nnclr_resnet18-c32_*_fashion-mnist.py')))
-needs_data = requires_fmnist
 
 # Queue row r holds the projection of train image STORED[r], a shuffled
 # choice among the first 500, with that image's label and dataset index.
@@ -127,7 +126,6 @@ def run_tool(setup: dict, out: str, *extra: str) -> dict:
     ])
 
 
-@needs_data
 def test_support_set_source_is_the_queue_lookup(nnclr_checkpoint, tmp_path):
     from mmpretrain.registry import DATASETS
 
@@ -171,7 +169,6 @@ def test_support_set_source_is_the_queue_lookup(nnclr_checkpoint, tmp_path):
     assert res['label_agreement'] == pytest.approx(float(agree.float().mean()))
 
 
-@needs_data
 def test_dataset_source_is_knn_over_the_gallery(nnclr_checkpoint, tmp_path):
     setup = nnclr_checkpoint
     out = str(tmp_path / 'dataset.png')
@@ -187,7 +184,6 @@ def test_dataset_source_is_knn_over_the_gallery(nnclr_checkpoint, tmp_path):
     assert bool((sims[:, :-1] >= sims[:, 1:]).all())
 
 
-@needs_data
 def test_support_set_without_matching_images_is_refused(nnclr_checkpoint,
                                                         tmp_path):
     setup = nnclr_checkpoint
