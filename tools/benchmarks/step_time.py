@@ -21,6 +21,11 @@ The share of the step spent on the support set (``nearest`` and the
 enqueue after the step) and in the loss module's forward is timed inside
 the same steps.
 
+``--score-dtypes`` times the cases once per ``SupportSetQueue`` score dtype
+(``float32``: the exact lookup; ``bfloat16``: reduced-precision scores with
+the float32 answer), each pair in its own rows; the share of queries the
+reduced lookup had to look up again in float32 is recorded too.
+
 Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
 ``docs/benchmarks.md``.
 
@@ -30,6 +35,8 @@ Examples::
     python tools/benchmarks/step_time.py --cases snclr:mocov3@128000 --update
     python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
         --scales bench --no-docs
+    python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
+        snclr:mocov3@128000 --score-dtypes bfloat16 --update
 """
 import argparse
 import json
@@ -100,7 +107,8 @@ class Trainer:
         memory (int): Rows of the support set / memory bank.
     """
 
-    def __init__(self, algo: str, scale: str, memory: int) -> None:
+    def __init__(self, algo: str, scale: str, memory: int,
+                 score_dtype: str = 'float32') -> None:
         cfg = Config.fromfile(BENCH.format(algo))
         if cfg.get('custom_imports'):
             import_modules_from_strings(**cfg.custom_imports)
@@ -109,6 +117,7 @@ class Trainer:
             model['memory_size'] = memory
         elif 'queue' in model.get('head', {}):
             model['head']['queue']['size'] = memory
+            model['head']['queue']['score_dtype'] = score_dtype
         if scale == 'r50':
             model = widen_to_r50(model)
         # Momentum schedules (CosineEMA) read the run length from the hub,
@@ -128,6 +137,7 @@ class Trainer:
             for _ in range(-(-queue.size // (chunk * get_world_size()))):
                 queue.enqueue(torch.randn(chunk, queue.feat_dim))
         self.timers: Dict[str, float] = {'lookup': 0.0, 'loss': 0.0}
+        self.relookup: List[float] = []  # reduced-precision lookups only
         for queue in self.queues:
             queue.nearest = self._timed('lookup', queue.nearest)
             queue.flush = self._timed('lookup', queue.flush)
@@ -154,6 +164,8 @@ class Trainer:
         self.model.train_step(batch, self.optim)
         for queue in self.queues:
             queue.flush()
+            if getattr(queue, 'relookup_share', None) is not None:
+                self.relookup.append(queue.relookup_share)
 
 
 def synthetic_batches(scale: str, n: int) -> List[dict]:
@@ -171,11 +183,12 @@ def synthetic_batches(scale: str, n: int) -> List[dict]:
 
 
 def time_case(case: str, scale: str, steps: int, repeats: int,
-              warmup: int) -> Dict:
+              warmup: int, score_dtype: str = 'float32') -> Dict:
     """Median step times of a pair, their ratio and the NN shares."""
     pair, memory = case.split('@')
     a, b = pair.split(':')
-    trainers = {name: Trainer(name, scale, int(memory)) for name in (a, b)}
+    trainers = {name: Trainer(name, scale, int(memory), score_dtype)
+                for name in (a, b)}
     batches = synthetic_batches(scale, steps)
     for trainer in trainers.values():
         for i in range(warmup):
@@ -199,7 +212,10 @@ def time_case(case: str, scale: str, steps: int, repeats: int,
         lookup_share=trainers[a].timers['lookup'] / total[a],
         loss_share=trainers[a].timers['loss'] / total[a],
         b_lookup_share=trainers[b].timers['lookup'] / total[b],
-        b_loss_share=trainers[b].timers['loss'] / total[b])
+        b_loss_share=trainers[b].timers['loss'] / total[b],
+        score_dtype=score_dtype,
+        relookup_share=(statistics.mean(trainers[a].relookup)
+                        if trainers[a].relookup else None))
 
 
 def render(report: Dict) -> str:
@@ -217,18 +233,30 @@ def render(report: Dict) -> str:
         f'Goal: NN overhead (the support-set share of the NNCLR step) <= '
         f'{GOAL_SHARE:.0%} at the paper sizes; ours >= 1.0x lightly\'s '
         'speed.', '',
-        '| model | A / B | memory | A ms | B ms | A/B | A support set | A loss '
-        '| B loss | goal |', '|---|---|---|---|---|---|---|---|---|---|']
+        'Rows with lookup `bfloat16` ran `SupportSetQueue(score_dtype='
+        '\'bfloat16\')` (reduced-precision scores, the float32 answer; '
+        'the share of queries it looked up again in float32 in brackets); '
+        'the issue-27 goal for them: NNCLR / SimCLR <= 1.12 at 98,304 rows.',
+        '',
+        '| model | A / B | memory | lookup | A ms | B ms | A/B | A support '
+        'set | A loss | B loss | goal |',
+        '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in report['rows']:
         goal = '—'
-        if (r['a'], r['b']) == ('nnclr', 'simclr'):
+        dtype = r.get('score_dtype', 'float32')
+        if dtype != 'float32':
+            goal = ('met (<= 1.12)' if r['ratio'] <= 1.12 else 'NOT met') \
+                if (r['a'], r['b']) == ('nnclr', 'simclr') else '—'
+            if r.get('relookup_share') is not None:
+                dtype += f' ({r["relookup_share"]:.1%})'
+        elif (r['a'], r['b']) == ('nnclr', 'simclr'):
             goal = 'met' if r['lookup_share'] <= GOAL_SHARE else 'NOT met'
         elif r['b'] == 'lightly-nnclr':
             goal = 'met (>= 1.0x)' if r['ratio'] <= 1.0 else 'NOT met'
         lines.append(
             f'| {r["scale"]} ({r["image"]} px, batch {r["batch"]}) | '
-            f'{r["a"]} / {r["b"]} | {r["memory"]:,} | {r["a_ms"]:.0f} | '
-            f'{r["b_ms"]:.0f} | {r["ratio"]:.3f} | '
+            f'{r["a"]} / {r["b"]} | {r["memory"]:,} | {dtype} | '
+            f'{r["a_ms"]:.0f} | {r["b_ms"]:.0f} | {r["ratio"]:.3f} | '
             f'{r["lookup_share"]:.1%} | {r["loss_share"]:.1%} | '
             f'{r["b_loss_share"]:.1%} | {goal} |')
     lines.append('')
@@ -245,6 +273,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help='steps per timing')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--score-dtypes', nargs='+', default=['float32'],
+                        choices=['float32', 'bfloat16', 'float16', 'auto'],
+                        help='SupportSetQueue score_dtype values to time '
+                        '(each case once per value)')
     parser.add_argument('--out', default=osp.join(DOCS, 'results', 'speed',
                                                   'step_time.json'))
     parser.add_argument('--no-docs', action='store_true',
@@ -260,24 +292,33 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     if args.update and osp.isfile(args.out):
         with open(args.out) as f:
             old = json.load(f)
-        redo = {(c, s) for c in args.cases for s in args.scales}
-        rows = [r for r in old['rows'] if (r['case'], r['scale']) not in redo]
+        redo = {(c, s, d) for c in args.cases for s in args.scales
+                for d in args.score_dtypes}
+        rows = [r for r in old['rows']
+                if (r['case'], r['scale'], r.get('score_dtype', 'float32'))
+                not in redo]
         # A repeated command replaces its earlier mention.
         previous = [c for c in old['command'].split(', then ')
                     if c != command]
         command = ', then '.join(previous + [command])
     for scale in args.scales:
         for case in args.cases:
-            r = time_case(case, scale, args.steps, args.repeats, args.warmup)
-            rows.append(r)
-            print(f'{scale:>5} {case:>26}: {r["a"]} {r["a_ms"]:.0f} ms, '
-                  f'{r["b"]} {r["b_ms"]:.0f} ms, ratio {r["ratio"]:.3f}, '
-                  f'lookup {r["lookup_share"]:.1%}, loss '
-                  f'{r["loss_share"]:.1%} of the step', flush=True)
-    # Rows in the default order, whichever run measured them.
+            for dtype in args.score_dtypes:
+                r = time_case(case, scale, args.steps, args.repeats,
+                              args.warmup, dtype)
+                rows.append(r)
+                print(f'{scale:>5} {case:>26} {dtype:>8}: {r["a"]} '
+                      f'{r["a_ms"]:.0f} ms, {r["b"]} {r["b_ms"]:.0f} ms, '
+                      f'ratio {r["ratio"]:.3f}, lookup '
+                      f'{r["lookup_share"]:.1%}, loss '
+                      f'{r["loss_share"]:.1%} of the step', flush=True)
+    # Rows in the default order, whichever run measured them; float32
+    # first.
     order = [(c, s) for s in SCALES for c in CASES]
-    rows.sort(key=lambda r: order.index((r['case'], r['scale']))
-              if (r['case'], r['scale']) in order else len(order))
+    rows.sort(key=lambda r: (order.index((r['case'], r['scale']))
+                             if (r['case'], r['scale']) in order
+                             else len(order),
+                             r.get('score_dtype', 'float32') != 'float32'))
     report = dict(command=command,
                   machine=machine_kind(), steps=args.steps,
                   repeats=args.repeats, rows=rows)

@@ -2,48 +2,68 @@
 
 The lookup's cost is the ``B x N x d`` score product. In bfloat16 (or
 float16) it runs several times faster where the hardware has the units
-(AVX512-BF16 / AMX on CPUs, tensor cores on GPUs), but rounding the inputs
-to 8 (11) significant bits moves scores by up to ~1e-2 and changes the
-nearest neighbour of a few per cent of queries on near-ties.
+(AVX512-BF16 / AMX on CPUs, tensor cores on GPUs), but bfloat16 keeps 8
+significant bits: near a score of 1 its spacing is ``2**-8 = 3.9e-3``, wider
+than the gaps between the neighbours of trained projections (top scores of
+0.98-0.998, hundreds of rows within 1e-2). Ranked in plain bfloat16, then
+re-ranked in float32 among its top 16, the NNCLR demo's projections lose
+their float32 nearest neighbour for 11 % of queries (top 8: 19 %).
 :func:`topk_reduced_precision` therefore only *pre-selects* in reduced
-precision and decides in float32:
+precision, on scores made fine enough to separate such rows, and decides
+in float32:
 
-1. score every bank row in ``dtype`` (blocked, as the float32 path) and keep
-   the ``r`` best rows per query as candidates, plus ``U``: an upper bound
-   of the reduced-precision score of every row that was dropped;
-2. re-score the ``r`` candidates in float32 and take the top ``k`` among
-   them, ties to the lower row index (the float32 path's rule);
-3. certify each query: a dropped row's float32 score is at most
-   ``U + E`` (the error bound below); if ``U + E`` is below the k-th
-   float32 score, no dropped row can be among the top ``k`` and the result
-   *is* the float32 path's. Queries that fail the test (near-ties wider
-   than ``r`` rows) are looked up again in float32, so every query gets the
-   float32 answer.
+1. score every bank row in ``dtype`` (blocked, as the float32 path) as
+   ``t = q~.x~ - beta_x - c`` and keep the ``r`` best rows per query as
+   candidates, plus ``U``: the largest reduced score of any dropped row.
+   ``q~``, ``x~`` are the rounded vectors; ``beta_x = x.(x~ - x)``, the
+   part of the row's own rounding error along itself, is folded in as one
+   more column; ``c``, about the query's best score (from a sample of
+   rows), is subtracted inside the float32 accumulation, so that the
+   scores that matter are small numbers and lose little to the rounding of
+   the output to ``dtype``;
+2. re-score the ``r`` candidates in float32, by a GEMM as the float32
+   path's (the same bits with MKL), and take the top ``k``, ties to the
+   lower row index (the float32 path's rule);
+3. certify each query: no dropped row can reach the k-th float32 score
+   ``L`` if ``U + c - alpha + E < L`` (``alpha = q.(q~ - q)``, ``E`` the
+   bound below); queries that fail (near-ties wider than ``r`` rows) are
+   looked up again in float32. Every query gets the float32 answer.
 
-Error bound ``E`` of one reduced score against the exact inner product
-(``u``: unit roundoff of ``dtype``, ``2**-8`` for bfloat16, ``2**-11`` for
-float16; ``q~``, ``x~``: the rounded vectors):
+Bound ``E`` (``u``: unit roundoff of ``dtype``, ``2**-8`` for bfloat16,
+``2**-11`` for float16). Expanding ``q~.x~`` around ``q.x``::
 
-* input rounding: ``|q~.x~ - q.x| <= |q~ - q| |x~| + |q| |x~ - x|``
-  (Cauchy-Schwarz), with the actual norms of the rounding errors, measured
-  per query and per bank block (about ``2u`` for unit vectors);
-* float32 accumulation of the ``d`` products (exact in float32): at most
-  ``d 2**-22 |q~| |x~|``, twice the textbook ``gamma_d`` to allow the
-  truncating adders of some tensor cores;
-* rounding of the output score to ``dtype``: ``u |U| / (1 - u)``;
+    q~.x~ = q.x + alpha + beta_x + (dq - dx).(x - q) + dq.dx
+
+with ``dq = q~ - q``, ``dx = x~ - x``, so what is left after folding
+``alpha`` and ``beta_x`` shrinks with the distance of the row from the
+query, which is small exactly where rows compete:
+
+* ``(|dq| + max |dx|) |x - q| + |dq| max |dx|`` (Cauchy-Schwarz), with
+  ``|x - q|^2 <= |q|^2 + max |x|^2 - 2 L`` for any row that could reach
+  ``L``; ``|dq|`` per query and ``max |dx|``, ``max |x|`` per lookup are
+  measured;
+* rounding of ``beta_x`` to ``dtype``: ``u max |beta_x|``;
+* float32 accumulation of the ``d + 2`` exact products: at most
+  ``(d + 2) 2**-22 (|q~| |x~| + |beta| + |c|)``, twice the textbook
+  ``gamma``, for the truncating adders of some tensor cores;
+* rounding of ``t`` to ``dtype``: ``u |U| / (1 - u)``;
 * the float32 scores themselves (the float32 path's and the re-score):
-  ``3 d 2**-23 |q| |x|``.
+  ``3 d 2**-23 |q| max |x|``.
 
-At d = 256 and unit vectors that is about ``4e-3 + 3.9e-3 |U|`` in
-bfloat16. As a guard against a backend that accumulates in reduced
-precision (the bound would not hold), the ``B x r`` candidates' reduced
-scores are checked against their float32 re-scores; any pair outside the
-bound sends the whole lookup to float32 (with a warning).
+On the NNCLR demo's trained projections (d = 128, scores ~0.99) ``E`` is
+about 5e-4 and every query was certified (r = 16 for k = 1, 61 for k = 30);
+the plain Cauchy-Schwarz bound without the centre and ``beta`` (about
+1e-2) certified a quarter of them. As a guard against a backend that
+rounds more than modelled (e.g. accumulates in bfloat16), the ``B x r``
+candidates' reduced scores are checked against their float32 re-scores with
+the same bound; any pair outside it sends the whole lookup to float32, with
+a warning.
 
-"Exact" means equal to the float32 path up to float32 rounding of the
-scores, the same as between two block sizes of that path: rows whose
-float32 scores differ by less than ``~1e-5`` (two float32 GEMMs may round a
-score differently) may swap places in ``k > 1`` results.
+The returned similarities are the float32 path's, bit for bit where the
+re-score GEMM rounds as the lookup's (MKL); the neighbours are the same
+rows, in the same order except among exactly equal scores when ``k > 1``
+(float32 ``topk`` does not define that order; here the lower row comes
+first).
 """
 import functools
 import warnings
@@ -59,7 +79,9 @@ SCORE_DTYPES = ('float32', 'bfloat16', 'float16', 'auto')
 # all of them: RESCORE_GROUP times the work of the re-score itself), and
 # per chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
 RESCORE_GROUP = 16
-RESCORE_ROWS = 512
+RESCORE_ROWS = 256
+# Candidates each bank block contributes at most (see rerank_size).
+BLOCK_CANDIDATES = 16
 # Bank rows scored to pick each query's centre c.
 CENTRE_SAMPLE = 2048
 # Columns added to the vectors (-1 . beta, -c . 1, zeros to a multiple of
@@ -164,7 +186,7 @@ def topk_reduced_precision(query: Tensor,
 
     Memory: the ``B x block`` scores in ``dtype`` (half the float32 path's
     for the same block), one block of the bank in ``dtype``, up to
-    ``B x 8(r + 1)`` candidates, and the float32 re-score of
+    ``B x 4(r + 1)`` candidates, and the float32 re-score of
     :data:`RESCORE_ROWS` queries at a time.
 
     ``r`` (default :func:`rerank_size`) trades the per-block selection's
@@ -217,6 +239,12 @@ def topk_reduced_precision(query: Tensor,
     rows_x = query.new_zeros(block, width, dtype=dtype)
     rows_x[:, dim + 1] = 1
     buffer = query.new_empty(num_q * block, dtype=dtype)
+    work = query.new_empty(block, dim)
+    # Each block contributes its best rows, BLOCK_CANDIDATES or twice its
+    # share of r (a top-k costs more with k: 62 columns took twice 17's
+    # time), the merge keeps the best r of all blocks'.
+    num_blocks = -(-num // block)
+    per_block = min(r, max(BLOCK_CANDIDATES, -(-2 * r // num_blocks)))
     cand_v, cand_i = [], []
     stats = []  # per block: max |x|, max |x~ - x|
     bound = query.new_full((num_q, ), float('-inf'))
@@ -225,30 +253,30 @@ def topk_reduced_precision(query: Tensor,
         num_rows = rows.shape[0]
         ext = rows_x[:num_rows]
         ext[:, :dim] = rows  # rounds to dtype
-        diff = ext[:, :dim].float().sub_(rows)
-        ext[:, dim] = (diff * rows).sum(dim=1)  # beta = x . (x~ - x)
+        diff = work[:num_rows]
+        torch.sub(ext[:, :dim], rows, out=diff)
         stats.append(torch.stack([rows.norm(dim=1).amax(),
                                   diff.norm(dim=1).amax()]))
-        del diff
+        ext[:, dim] = diff.mul_(rows).sum(dim=1)  # beta = x . (x~ - x)
         scores = buffer[:num_q * num_rows].view(num_q, num_rows)
         torch.mm(query_x, ext.T, out=scores)
         # topk copies what it sorts: a few query rows at a time keep that
         # copy small next to the block of scores.
-        top = [part.topk(min(r + 1, num_rows), dim=1)
+        top = [part.topk(min(per_block + 1, num_rows), dim=1)
                for part in scores.split(TOPK_ROWS)]
         vals = torch.cat([v for v, _ in top])
         cols = torch.cat([i for _, i in top]) + start
-        if vals.shape[1] > r:
-            bound = torch.maximum(bound, vals[:, r].float())
-        cand_v.append(vals[:, :r])
-        cand_i.append(cols[:, :r])
-        if len(cand_v) * r >= 8 * (r + 1):
-            # Merge now and then: memory stays B x 8(r+1) for any block.
+        if vals.shape[1] > per_block:
+            bound = torch.maximum(bound, vals[:, per_block].float())
+        cand_v.append(vals[:, :per_block])
+        cand_i.append(cols[:, :per_block])
+        if len(cand_v) * per_block >= 4 * (r + 1):
+            # Merge now and then: memory stays B x 4(r+1) for any block.
             vals, cols, bound = _merge(
                 torch.cat(cand_v, dim=1).float(), torch.cat(cand_i, dim=1),
                 bound, r)
             cand_v, cand_i = [vals], [cols]
-    del buffer, rows_x
+    del buffer, rows_x, work
     cand_v, cand_i, bound = _merge(
         torch.cat(cand_v, dim=1).float(), torch.cat(cand_i, dim=1), bound, r)
 
@@ -260,6 +288,10 @@ def topk_reduced_precision(query: Tensor,
     exact = torch.empty_like(cand_v)
     group = RESCORE_GROUP
     diag = torch.arange(group, device=query.device)
+    # One gather buffer for all chunks (a fresh one per chunk would be
+    # page-faulted in each time).
+    gathered = bank.new_empty(
+        (min(num_q, RESCORE_ROWS) + group) * cand_i.shape[1], dim)
     for s in range(0, num_q, RESCORE_ROWS):
         part, idx = query[s:s + RESCORE_ROWS], cand_i[s:s + RESCORE_ROWS]
         count = len(part)
@@ -268,7 +300,9 @@ def topk_reduced_precision(query: Tensor,
             part = torch.cat([part, part.new_zeros(pad, dim)])
             idx = torch.cat([idx, idx.new_zeros(pad, idx.shape[1])])
         groups = len(part) // group
-        rows = bank[idx.reshape(-1)].view(groups, -1, dim)
+        rows = torch.index_select(bank, 0, idx.reshape(-1),
+                                  out=gathered[:idx.numel()])
+        rows = rows.view(groups, -1, dim)
         both = torch.bmm(part.view(groups, group, dim), rows.transpose(1, 2))
         exact[s:s + count] = both.view(groups, group, group, -1)[
             :, diag, diag].reshape(len(part), -1)[:count]
@@ -342,8 +376,8 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
     own dtype (or the bank is not float32), else
     :func:`topk_reduced_precision`: the same neighbours and float32
     similarities, scored in the reduced type. ``block_size='auto'`` is
-    :func:`auto_block_size` rows, twice as many in 16 bits (the same bytes
-    of scores).
+    :func:`auto_block_size` rows (twice as many for a reduced-precision
+    ``k = 1`` lookup: the same bytes of scores).
 
     Returns:
         Tuple[Tensor, Tensor, float | None]: ``(B, k)`` scores and indices,
@@ -353,7 +387,11 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
     dtype = resolve_score_dtype(score_dtype, query.device)
     fast = dtype != bank.dtype and bank.dtype == torch.float32
     if block_size == 'auto':
-        block_size = auto_block_size(query, k) * (2 if fast else 1)
+        # k = 1: twice the rows, the same bytes of scores (fewer blocks,
+        # less per-block work); k > 1 keeps the float32 rows, its peak
+        # already holds the (B, k, D) neighbours.
+        block_size = auto_block_size(query, k) * (2 if fast and k == 1
+                                                  else 1)
     if not fast:
         vals, idx = topk_inner_product(query, bank, k, block_size)
         return vals, idx, None
