@@ -30,6 +30,8 @@ def assert_same_as_float32(query, bank, k, block, dtype, rerank=None):
 @pytest.mark.parametrize('k', [1, 30])
 @pytest.mark.parametrize('block', [None, 7, 512])
 def test_random_unit_vectors(dtype, k, block):
+    """Both 16-bit types, k = 1 and SNCLR's 30, unblocked, blocks smaller
+    than r, and blocks of several per-block candidate sets."""
     gen = torch.Generator().manual_seed(k)
     bank = F.normalize(torch.randn(3000, 32, generator=gen), dim=1)
     query = F.normalize(torch.randn(40, 32, generator=gen), dim=1)
@@ -137,8 +139,8 @@ def test_queue_option_keeps_results_and_checkpoints():
     rows = torch.randn(900, 24)
     fast = SupportSetQueue(size=1000, feat_dim=24, block_size=128,
                            score_dtype='bfloat16')
-    exact = SupportSetQueue(size=1000, feat_dim=24, block_size=128)
-    assert exact.score_dtype == 'float32'  # the default: today's path
+    exact = SupportSetQueue(size=1000, feat_dim=24, block_size=128,
+                            score_dtype='float32')
     fast.enqueue(rows)
     exact.enqueue(rows)
     query = torch.randn(33, 24)
@@ -176,10 +178,17 @@ def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
     assert fp.resolve_score_dtype('auto', 'cpu') == torch.float32
     assert fp.resolve_score_dtype('float16', 'cpu') == torch.float16
     assert fp.resolve_score_dtype('float32', 'cpu') == torch.float32
-    queue = SupportSetQueue(size=64, feat_dim=8, score_dtype='auto')
-    queue.enqueue(torch.randn(64, 8))
-    queue.nearest(torch.randn(4, 8))
+    queue = SupportSetQueue(size=2048, feat_dim=8)
+    assert queue.score_dtype == 'auto'  # the default
+    queue.enqueue(torch.randn(2048, 8))
+    queue.nearest(torch.randn(2048, 8))
     assert queue.relookup_share is None  # float32 path without the units
+    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: True)
+    queue.nearest(torch.randn(2048, 8))
+    assert queue.relookup_share is not None  # scored in bfloat16
+    # Small lookups stay in float32 (not worth the set-up).
+    queue.nearest(torch.randn(4, 8))
+    assert queue.relookup_share is None
 
 
 def test_cpu_probe_agrees_with_the_cpu_flags():
@@ -211,3 +220,16 @@ def test_a_backend_rounding_more_than_modelled_falls_back(monkeypatch):
     with pytest.warns(UserWarning, match='less accurate'):
         redo = assert_same_as_float32(query, bank, 1, 100, torch.bfloat16)
     assert redo == len(query)
+
+
+def test_autocast_does_not_reach_the_float32_decision():
+    """An AMP step (autocast to bfloat16 around the head) must not run the
+    float32 re-score and re-lookup in 16 bits."""
+    gen = torch.Generator().manual_seed(5)
+    bank = F.normalize(torch.randn(2000, 32, generator=gen), dim=1)
+    query = F.normalize(torch.randn(64, 32, generator=gen), dim=1)
+    ref_v, ref_i = topk_inner_product(query, bank, 1, 256)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        vals, idx, _ = fp.lookup_topk(query, bank, 1, 256, 'bfloat16')
+    assert vals.dtype == torch.float32
+    assert torch.equal(idx, ref_i) and torch.equal(vals, ref_v)

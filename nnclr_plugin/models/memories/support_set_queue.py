@@ -64,7 +64,7 @@ class SupportSetQueue(BaseModule):
         score_dtype (str): ``'float32'``, ``'bfloat16'``, ``'float16'``
             or ``'auto'`` (bfloat16 where the hardware has it): scores in
             that type, then the float32 answer (see :func:`lookup_topk`).
-            Defaults to ``'float32'``.
+            Defaults to ``'auto'``.
         track_labels (bool): Keep the labels and dataset indices of
             enqueued rows, for the NN-agreement log and the neighbour
             picture (never used by a loss). Defaults to True.
@@ -77,7 +77,7 @@ class SupportSetQueue(BaseModule):
                  size: int,
                  feat_dim: int,
                  block_size: Union[int, str, None] = 'auto',
-                 score_dtype: str = 'float32',
+                 score_dtype: str = 'auto',
                  track_labels: bool = True,
                  gather_distributed: bool = True,
                  init_cfg: Optional[dict] = None) -> None:

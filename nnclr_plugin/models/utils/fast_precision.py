@@ -65,6 +65,7 @@ rows, in the same order except among exactly equal scores when ``k > 1``
 (float32 ``topk`` does not define that order; here the lower row comes
 first).
 """
+import contextlib
 import functools
 import warnings
 from typing import Optional, Tuple, Union
@@ -80,6 +81,9 @@ SCORE_DTYPES = ('float32', 'bfloat16', 'float16', 'auto')
 # per chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
 RESCORE_GROUP = 16
 RESCORE_ROWS = 256
+# 'auto' scores in 16 bits from this many query x row scores (B x N) on:
+# below, the float32 lookup's few milliseconds are not worth the set-up.
+AUTO_MIN_SCORES = 2**22
 # Candidates each bank block contributes at most (see rerank_size).
 BLOCK_CANDIDATES = 16
 # Bank rows scored to pick each query's centre c.
@@ -314,7 +318,7 @@ def topk_reduced_precision(query: Tensor,
     xr_norm, beta_max = x_norm + x_err, x_norm * x_err * 1.01
     q_norm = query.norm(dim=1)
     a_err = q_err.norm(dim=1)
-    centre = centre.float()
+    centre = -query_x[:, dim + 1].float()  # c as the GEMM saw it
     shift = centre - (query * q_err).sum(dim=1)  # c - alpha
     f32 = 3 * dim * 2**-23 * q_norm * x_norm
     fixed = (unit * beta_max + a_err * x_err + f32 + (dim + 2) * 2**-22 * (
@@ -375,7 +379,8 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
     :func:`topk_inner_product` when ``score_dtype`` resolves to the bank's
     own dtype (or the bank is not float32), else
     :func:`topk_reduced_precision`: the same neighbours and float32
-    similarities, scored in the reduced type. ``block_size='auto'`` is
+    similarities, scored in the reduced type (``'auto'``: from
+    :data:`AUTO_MIN_SCORES` scores on). ``block_size='auto'`` is
     :func:`auto_block_size` rows (twice as many for a reduced-precision
     ``k = 1`` lookup: the same bytes of scores).
 
@@ -385,7 +390,9 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
         in float32 (None on the float32 path).
     """
     dtype = resolve_score_dtype(score_dtype, query.device)
-    fast = dtype != bank.dtype and bank.dtype == torch.float32
+    fast = dtype != bank.dtype and bank.dtype == torch.float32 and (
+        score_dtype != 'auto'
+        or query.shape[0] * bank.shape[0] >= AUTO_MIN_SCORES)
     if block_size == 'auto':
         # k = 1: twice the rows, the same bytes of scores (fewer blocks,
         # less per-block work); k > 1 keeps the float32 rows, its peak
@@ -395,6 +402,30 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
     if not fast:
         vals, idx = topk_inner_product(query, bank, k, block_size)
         return vals, idx, None
-    vals, idx, redo = topk_reduced_precision(query, bank, k, block_size,
-                                             dtype)
+    with _float32_context(query.device):
+        vals, idx, redo = topk_reduced_precision(query, bank, k, block_size,
+                                                 dtype)
     return vals, idx, redo / max(1, query.shape[0])
+
+
+@contextlib.contextmanager
+def _float32_context(device: torch.device):
+    """No autocast (an AMP step's would run the float32 re-score in 16
+    bits), and on CUDA no reduced-precision split-K reductions in the 16-bit
+    GEMMs (the bound assumes float32 accumulation)."""
+    if device.type not in ('cpu', 'cuda'):
+        yield
+        return
+    flags = torch.backends.cuda.matmul
+    names = [n for n in ('allow_bf16_reduced_precision_reduction',
+                         'allow_fp16_reduced_precision_reduction')
+             if device.type == 'cuda' and hasattr(flags, n)]
+    old = {n: getattr(flags, n) for n in names}
+    try:
+        for name in names:
+            setattr(flags, name, False)
+        with torch.autocast(device.type, enabled=False):
+            yield
+    finally:
+        for name, value in old.items():
+            setattr(flags, name, value)
