@@ -233,3 +233,30 @@ def test_autocast_does_not_reach_the_float32_decision():
         vals, idx, _ = fp.lookup_topk(query, bank, 1, 256, 'bfloat16')
     assert vals.dtype == torch.float32
     assert torch.equal(idx, ref_i) and torch.equal(vals, ref_v)
+
+
+def test_auto_pauses_where_float32_redoes_most_queries(monkeypatch):
+    """A queue holding many near-copies of the queries (a near-collapsed
+    network, the same images again and again): 'auto' stays exact, and
+    after one lookup that float32 mostly redid, it skips the 16-bit pass
+    for the next AutoPause.PAUSE lookups."""
+    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: True)
+    gen = torch.Generator().manual_seed(7)
+    centre = F.normalize(torch.randn(1, 32, generator=gen), dim=1)
+    queue = SupportSetQueue(size=4096, feat_dim=32, block_size=512)
+    queue.enqueue(centre + 1e-2 * torch.randn(4096, 32, generator=gen))
+    query = F.normalize(centre + 1e-2 * torch.randn(1024, 32, generator=gen),
+                        dim=1)
+    ref_v, ref_i = topk_inner_product(F.normalize(query, dim=1),
+                                      queue.queue, 30, 512)
+    ref_i = ref_i.sort(dim=1).values
+    nbrs = queue.nearest(query, 30)
+    assert torch.equal(nbrs.indices.sort(dim=1).values, ref_i)
+    assert torch.allclose(nbrs.sims, ref_v, atol=1e-6, rtol=0)
+    assert queue.relookup_share > fp.AutoPause.MAX_RELOOKUP
+    for _ in range(fp.AutoPause.PAUSE):
+        nbrs = queue.nearest(query, 30)
+        assert torch.equal(nbrs.indices.sort(dim=1).values, ref_i)
+        assert queue.relookup_share is None  # float32 directly
+    queue.nearest(query, 30)
+    assert queue.relookup_share is not None  # tries 16 bits again

@@ -7,7 +7,8 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..utils import auto_block_size, gather_no_grad  # noqa: F401
-from ..utils.fast_precision import check_lookup_options, lookup_topk
+from ..utils.fast_precision import (AutoPause, check_lookup_options,
+                                    lookup_topk)
 from ...utils.checks import check_bool, check_int
 from .neighbors import Neighbors, label_agreement
 
@@ -91,6 +92,7 @@ class SupportSetQueue(BaseModule):
         self.block_size = block_size
         self.score_dtype = score_dtype
         self.relookup_share: Optional[float] = None
+        self.auto_pause = AutoPause()
         self.track_labels = track_labels
         self.gather_distributed = gather_distributed
         self.register_buffer('queue', torch.zeros(size, feat_dim))
@@ -273,7 +275,8 @@ class SupportSetQueue(BaseModule):
         query = F.normalize(query.detach().to(self.queue.dtype), dim=1)
         bank = self.queue[:filled]
         best_sims, best_idx, self.relookup_share = lookup_topk(
-            query, bank, k, self.block_size, self.score_dtype)
+            query, bank, k, self.block_size, self.auto_pause(self.score_dtype))
+        self.auto_pause.update(self.relookup_share)
         return Neighbors(bank[best_idx], best_idx, best_sims)
 
     def lookup(self, query: torch.Tensor, k: int) -> Optional[Neighbors]:

@@ -164,15 +164,18 @@ def check_lookup_options(owner: str, block_size, score_dtype) -> None:
             f'model.head.queue.score_dtype={score_dtype!r}')
 
 
-def _merge(vals: Tensor, cols: Tensor, bound: Tensor, r: int
-           ) -> Tuple[Tensor, Tensor, Tensor]:
-    """Keep the ``r`` best candidates of each row; the rest only raise the
-    row's bound of dropped scores."""
+def _merge(vals: Tensor, errs: Tensor, cols: Tensor, bound: Tensor,
+           r: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Keep the ``r`` candidates of each query with the highest reach
+    (score + rounding allowance); the reach of the others raises the
+    query's bound of dropped rows."""
     if vals.shape[1] <= r:
-        return vals, cols, bound
-    vals, order = vals.topk(r + 1, dim=1)
-    bound = torch.maximum(bound, vals[:, r])
-    return vals[:, :r], cols.gather(1, order[:, :r]), bound
+        return vals, errs, cols, bound
+    reach, order = (vals + errs).topk(r + 1, dim=1)
+    bound = torch.maximum(bound, reach[:, r])
+    order = order[:, :r]
+    return (vals.gather(1, order), errs.gather(1, order),
+            cols.gather(1, order), bound)
 
 
 def topk_reduced_precision(query: Tensor,
@@ -227,18 +230,19 @@ def topk_reduced_precision(query: Tensor,
     unit = info.eps / 2
     query_r = query.to(dtype)
     q_err = query_r.float() - query
-    # Centre c: about the best score of each query (the best of a sample
-    # of rows), so that the scores that matter are small numbers and lose
-    # little to the rounding of the output. Exactly representable.
+    # Centre c: about the best score of each query, so that the scores that
+    # matter are small numbers and lose little to the rounding of the
+    # output. From a sample of rows at first, then the best candidate so
+    # far, rounded to dtype (so exact in the GEMM).
     sample = bank[:CENTRE_SAMPLE].to(dtype)
     centre = (query_r @ sample.T).amax(dim=1)
+    centre_max = centre.float().abs()
     # Extended vectors: [q~, -1, -c] . [x~, beta, 1] = q~.x~ - beta - c,
     # padded to a multiple of 16 columns for the GEMM kernels.
     width = dim + EXTRA
     query_x = query.new_zeros(num_q, width, dtype=dtype)
     query_x[:, :dim] = query_r
     query_x[:, dim] = -1
-    query_x[:, dim + 1] = -centre
     block = num if block_size is None else min(block_size, num)
     rows_x = query.new_zeros(block, width, dtype=dtype)
     rows_x[:, dim + 1] = 1
@@ -249,8 +253,10 @@ def topk_reduced_precision(query: Tensor,
     # time), the merge keeps the best r of all blocks'.
     num_blocks = -(-num // block)
     per_block = min(r, max(BLOCK_CANDIDATES, -(-2 * r // num_blocks)))
-    cand_v, cand_i = [], []
+    # Candidates: score + c, their rounding allowance u |t| / (1 - u), row.
+    cand_v, cand_e, cand_i = [], [], []
     stats = []  # per block: max |x|, max |x~ - x|
+    # Reach of every dropped row: its score + c + rounding allowance.
     bound = query.new_full((num_q, ), float('-inf'))
     for start in range(0, num, block):
         rows = bank[start:start + block]
@@ -262,27 +268,39 @@ def topk_reduced_precision(query: Tensor,
         stats.append(torch.stack([rows.norm(dim=1).amax(),
                                   diff.norm(dim=1).amax()]))
         ext[:, dim] = diff.mul_(rows).sum(dim=1)  # beta = x . (x~ - x)
+        query_x[:, dim + 1] = -centre
+        shift = centre.float()
         scores = buffer[:num_q * num_rows].view(num_q, num_rows)
         torch.mm(query_x, ext.T, out=scores)
         # topk copies what it sorts: a few query rows at a time keep that
         # copy small next to the block of scores.
         top = [part.topk(min(per_block + 1, num_rows), dim=1)
                for part in scores.split(TOPK_ROWS)]
-        vals = torch.cat([v for v, _ in top])
+        vals = torch.cat([v for v, _ in top]).float()
         cols = torch.cat([i for _, i in top]) + start
+        # (t~ + c in float32 may round too: 2**-23 |score| covers it.)
+        errs = vals.abs() * (unit / (1 - unit))
+        vals += shift[:, None]
+        errs += vals.abs() * 2**-23
         if vals.shape[1] > per_block:
-            bound = torch.maximum(bound, vals[:, per_block].float())
+            bound = torch.maximum(bound, vals[:, per_block] +
+                                  errs[:, per_block])
         cand_v.append(vals[:, :per_block])
+        cand_e.append(errs[:, :per_block])
         cand_i.append(cols[:, :per_block])
+        # The next blocks centre on the best score so far.
+        centre = torch.maximum(shift, vals[:, 0]).to(dtype)
+        centre_max = torch.maximum(centre_max, centre.float().abs())
         if len(cand_v) * per_block >= 4 * (r + 1):
             # Merge now and then: memory stays B x 4(r+1) for any block.
-            vals, cols, bound = _merge(
-                torch.cat(cand_v, dim=1).float(), torch.cat(cand_i, dim=1),
-                bound, r)
-            cand_v, cand_i = [vals], [cols]
+            vals, errs, cols, bound = _merge(
+                torch.cat(cand_v, dim=1), torch.cat(cand_e, dim=1),
+                torch.cat(cand_i, dim=1), bound, r)
+            cand_v, cand_e, cand_i = [vals], [errs], [cols]
     del buffer, rows_x, work
-    cand_v, cand_i, bound = _merge(
-        torch.cat(cand_v, dim=1).float(), torch.cat(cand_i, dim=1), bound, r)
+    cand_v, cand_e, cand_i, bound = _merge(
+        torch.cat(cand_v, dim=1), torch.cat(cand_e, dim=1),
+        torch.cat(cand_i, dim=1), bound, r)
 
     # Float32 scores of the candidates, by a GEMM as the float32 path's:
     # groups of RESCORE_GROUP queries against all their candidates, of
@@ -318,22 +336,20 @@ def topk_reduced_precision(query: Tensor,
     xr_norm, beta_max = x_norm + x_err, x_norm * x_err * 1.01
     q_norm = query.norm(dim=1)
     a_err = q_err.norm(dim=1)
-    centre = -query_x[:, dim + 1].float()  # c as the GEMM saw it
-    shift = centre - (query * q_err).sum(dim=1)  # c - alpha
+    alpha = (query * q_err).sum(dim=1)
     f32 = 3 * dim * 2**-23 * q_norm * x_norm
     fixed = (unit * beta_max + a_err * x_err + f32 + (dim + 2) * 2**-22 * (
-        query_r.float().norm(dim=1) * xr_norm + beta_max + centre.abs()))
+        query_r.float().norm(dim=1) * xr_norm + beta_max + centre_max))
 
-    def error(reduced: Tensor, score: Tensor) -> Tensor:
-        """Bound of |exact - (reduced + c - alpha)| for a row whose exact
-        score is >= score; ``(B,)`` or ``(B, r)``."""
-        def col(value: Tensor) -> Tensor:  # per query, against reduced
-            return value if reduced.dim() == 1 else value[:, None]
+    def error(score: Tensor) -> Tensor:
+        """Bound of |exact - (reduced + c - alpha)|, less the output's
+        rounding, for a row whose exact score is >= score."""
+        def col(value: Tensor) -> Tensor:  # per query, against score
+            return value if score.dim() == 1 else value[:, None]
 
         dist = (col(q_norm**2 + 2 * f32) + x_norm**2 - 2 * score).clamp(
             min=0)
-        return (unit * reduced.abs() / (1 - unit) + col(fixed) +
-                info.smallest_normal * info.eps +
+        return (col(fixed) + info.smallest_normal * info.eps +
                 col(a_err + x_err) * dist.sqrt()) * 1.01 + 1e-7
 
     # Guard: the candidates' reduced scores must be within the bound of
@@ -341,7 +357,8 @@ def topk_reduced_precision(query: Tensor,
     # (Non-finite scores, from a non-finite query, are left to the float32
     # re-lookup.)
     consistent = bool(
-        ((cand_v + shift[:, None] - exact).abs() <= error(cand_v, exact))
+        ((cand_v - alpha[:, None] - exact).abs() <=
+         cand_e * 1.01 + error(exact))
         .logical_or_(~exact.isfinite()).all())
 
     # Top k of the candidates, ties to the lower row (the float32 path's
@@ -356,7 +373,7 @@ def topk_reduced_precision(query: Tensor,
     # can.
     kth = best[:, k - 1]
     reach = torch.where(bound.isneginf(), bound,
-                        bound + shift + error(bound, kth))
+                        bound - alpha + error(kth))
     certain = reach < kth
     if not consistent:
         warnings.warn(
@@ -369,6 +386,32 @@ def topk_reduced_precision(query: Tensor,
         vals, idx = topk_inner_product(query[redo], bank, k, block_size)
         best[redo], best_idx[redo] = vals, idx
     return best, best_idx, len(redo)
+
+
+class AutoPause:
+    """Keeps ``score_dtype='auto'`` from costing more than float32 where
+    the reduced scores cannot separate the neighbours (a near-collapsed
+    network, the same images many times in the queue): after a lookup
+    that looked more than :attr:`MAX_RELOOKUP` of its queries up again in
+    float32, the next :attr:`PAUSE` lookups run in float32 directly."""
+    MAX_RELOOKUP = 0.5
+    PAUSE = 16
+
+    def __init__(self) -> None:
+        self.left = 0
+
+    def __call__(self, score_dtype: str) -> str:
+        """The score dtype for the next lookup."""
+        if score_dtype != 'auto' or not self.left:
+            return score_dtype
+        self.left -= 1
+        return 'float32'
+
+    def update(self, relookup_share: Optional[float]) -> None:
+        """Record a lookup's share of float32 re-lookups."""
+        if relookup_share is not None and \
+                relookup_share > self.MAX_RELOOKUP:
+            self.left = self.PAUSE
 
 
 def lookup_topk(query: Tensor, bank: Tensor, k: int,
