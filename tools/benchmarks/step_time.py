@@ -4,11 +4,12 @@ Each case pairs an algorithm with its baseline (NNCLR / SimCLR, SNCLR /
 MoCo v3, ours / lightly's NNCLR), builds both from the quality-benchmark
 configs (``configs/bench/``) and feeds them the same synthetic batches
 through their own data preprocessor (the views are made in the step, as in
-training). The support sets are filled with random unit rows first, so a
-paper-size queue is searched from the first timed step; the lookup cost
-does not depend on what the rows hold. Timing alternates the two models
-within each repeat, so machine noise hits both alike; the ratio is the
-median of the per-repeat ratios.
+training), new images every step. The support sets are filled with random
+unit rows first, so a paper-size queue is searched from the first timed
+step; the float32 lookup's cost does not depend on what the rows hold (the
+reduced-precision one's does: see ``--score-dtypes``). Timing alternates
+the two models within each repeat, so machine noise hits both alike; the
+ratio is the median of the per-repeat ratios.
 
 Two model sizes:
 
@@ -22,9 +23,12 @@ enqueue after the step) and in the loss module's forward is timed inside
 the same steps.
 
 ``--score-dtypes`` times the cases once per ``SupportSetQueue`` score dtype
-(``float32``: the exact lookup; ``bfloat16``: reduced-precision scores with
-the float32 answer), each pair in its own rows; the share of queries the
-reduced lookup had to look up again in float32 is recorded too.
+(``float32``: the exact lookup; ``bfloat16`` / ``auto``: reduced-precision
+scores with the float32 answer), each pair in its own rows; the share of
+queries the reduced lookup had to look up again in float32 is recorded
+too. The synthetic images are noise and the networks untrained: their
+projections crowd together (SNCLR's keys more so), a hard case for the
+reduced scores, which ``auto`` answers by pausing them.
 
 Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
 ``docs/benchmarks.md``.
@@ -189,16 +193,21 @@ def time_case(case: str, scale: str, steps: int, repeats: int,
     a, b = pair.split(':')
     trainers = {name: Trainer(name, scale, int(memory), score_dtype)
                 for name in (a, b)}
-    batches = synthetic_batches(scale, steps)
+    # Every step its own images: a support set never holds the same image
+    # twice in real runs (98,304 rows of 1.28M images), and repeated images
+    # would fill it with near-copies that no reduced-precision score can
+    # separate.
+    batches = synthetic_batches(scale, warmup + repeats * steps)
     for trainer in trainers.values():
         for i in range(warmup):
-            trainer.step(batches[i % len(batches)])
+            trainer.step(batches[i])
         trainer.timers = dict.fromkeys(trainer.timers, 0.0)
+        trainer.relookup.clear()
     times: Dict[str, List[float]] = {a: [], b: []}
-    for _ in range(repeats):
+    for rep in range(repeats):
         for name, trainer in trainers.items():
             start = time.perf_counter()
-            for batch in batches:
+            for batch in batches[warmup + rep * steps:][:steps]:
                 trainer.step(batch)
             times[name].append((time.perf_counter() - start) / steps)
     ratios = [ta / tb for ta, tb in zip(times[a], times[b])]
@@ -311,7 +320,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                       f'{r["a_ms"]:.0f} ms, {r["b"]} {r["b_ms"]:.0f} ms, '
                       f'ratio {r["ratio"]:.3f}, lookup '
                       f'{r["lookup_share"]:.1%}, loss '
-                      f'{r["loss_share"]:.1%} of the step', flush=True)
+                      f'{r["loss_share"]:.1%} of the step' + (
+                          '' if r['relookup_share'] is None else
+                          f', float32 re-lookups '
+                          f'{r["relookup_share"]:.1%}'), flush=True)
     # Rows in the default order, whichever run measured them; float32
     # first.
     order = [(c, s) for s in SCALES for c in CASES]
