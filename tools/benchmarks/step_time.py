@@ -242,9 +242,11 @@ def render(report: Dict) -> str:
         f'Goal: NN overhead (the support-set share of the NNCLR step) <= '
         f'{GOAL_SHARE:.0%} at the paper sizes; ours >= 1.0x lightly\'s '
         'speed.', '',
-        'Rows with lookup `bfloat16` ran `SupportSetQueue(score_dtype='
-        '\'bfloat16\')` (reduced-precision scores, the float32 answer; '
-        'the share of queries it looked up again in float32 in brackets); '
+        'Rows with lookup `bfloat16` / `auto` ran `SupportSetQueue('
+        'score_dtype=...)` (reduced-precision scores, the float32 answer; '
+        'the share of queries it looked up again in float32 in brackets; '
+        '`auto` runs float32 for a while after a lookup that float32 '
+        'mostly redid); '
         'the issue-27 goal for them: NNCLR / SimCLR <= 1.12 at 98,304 rows.',
         '',
         '| model | A / B | memory | lookup | A ms | B ms | A/B | A support '
