@@ -54,8 +54,10 @@ def test_cpu_run_of_small_models_writes_a_passing_report(tmp_path):
     # SNCLR enqueues the momentum keys of the first loss call: 4 per step.
     assert steps['snclr_vit-s']['queue_filled'] == [8]
     assert all(r['finite'] for r in report['steps'])
-    assert {(r['k'], r['block_size']) for r in report['lookup']} == {
-        (1, None), (30, None), (1, 8192), (30, 8192)}
+    assert {(r['k'], r['block_size'], r['score_dtype'])
+            for r in report['lookup']} == {
+        (1, None, 'float32'), (30, None, 'float32'), (1, 8192, 'float32'),
+        (30, 8192, 'float32'), (1, 'auto', 'auto'), (30, 'auto', 'auto')}
     assert (tmp_path / 'gpu_check.md').read_text().startswith('### GPU check')
     # A run fetched from the device machine goes into the benchmark page.
     docs = tmp_path / 'docs'

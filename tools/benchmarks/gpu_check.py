@@ -82,9 +82,10 @@ def compute_on(device: str, inputs: Dict[str, torch.Tensor],
                k: int = 30) -> Dict[str, torch.Tensor]:
     """The losses and lookups of the plugin on ``device`` (float32)."""
     x = {n: t.to(device) for n, t in inputs.items()}
+    # float32 on both: the CPU == device comparison is of one computation.
     queue = SupportSetQueue(size=x['bank'].shape[0],
                             feat_dim=x['bank'].shape[1],
-                            block_size=512).to(device)
+                            block_size=512, score_dtype='float32').to(device)
     queue.manage_manually()
     queue.enqueue(x['bank'])
     top1 = queue.nearest(x['pos'], 1)
@@ -143,8 +144,14 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
     bank = torch.randn(rows, dim, generator=gen)
     query = torch.randn(batch, dim, generator=gen).to(device)
     results = []
-    for block in (None, 8192):
-        queue = SupportSetQueue(rows, dim, block_size=block).to(device)
+    # The full matrix and fixed blocks in float32 (the exact reference),
+    # then the defaults: 'auto' blocks (sized by device and dtype) with
+    # 'auto' scores (bfloat16 where the device has it, exact by its
+    # float32 certificate).
+    for block, dtype in ((None, 'float32'), (8192, 'float32'),
+                         ('auto', 'auto')):
+        queue = SupportSetQueue(rows, dim, block_size=block,
+                                score_dtype=dtype).to(device)
         queue.manage_manually()
         queue.enqueue(bank.to(device))
         for k in (1, 30):
@@ -156,7 +163,8 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
             extra = (torch.cuda.max_memory_allocated() - base) / 2**20 \
                 if device.startswith('cuda') else None
             results.append(dict(rows=rows, batch=batch, dim=dim, k=k,
-                                block_size=block, ms=ms, extra_mib=extra))
+                                block_size=block, score_dtype=dtype, ms=ms,
+                                extra_mib=extra))
     return results
 
 
@@ -265,8 +273,9 @@ def to_markdown(report: Dict) -> str:
     lines += ['', '#### Support-set lookup', '',
               'Blocked rows also give time and extra memory as a ratio to '
               'the full score matrix of the same k.', '',
-              '| Q | B | d | k | block | ms | extra MiB | time / full | '
-              'memory / full |', '|---|---|---|---|---|---|---|---|---|']
+              '| Q | B | d | k | block | scores | ms | extra MiB | '
+              'time / full | memory / full |',
+              '|---|---|---|---|---|---|---|---|---|---|']
     full = {r['k']: r for r in report['lookup'] if r['block_size'] is None}
     for row in report['lookup']:
         ref = full.get(row['k'])
@@ -276,7 +285,9 @@ def to_markdown(report: Dict) -> str:
             if row['extra_mib'] is not None and ref['extra_mib']:
                 ratios[1] = f'{row["extra_mib"] / ref["extra_mib"]:.2f}'
         lines.append(f'| {row["rows"]} | {row["batch"]} | {row["dim"]} | '
-                     f'{row["k"]} | {row["block_size"]} | {row["ms"]:.2f} | '
+                     f'{row["k"]} | {row["block_size"]} | '
+                     f'{row.get("score_dtype", "float32")} | '
+                     f'{row["ms"]:.2f} | '
                      f'{_mib(row["extra_mib"])} | ' + ' | '.join(ratios) +
                      ' |')
     ops = report['mmcv_ops']
