@@ -47,7 +47,7 @@ class CollectiveCounter:
     """Bytes this process passes to ``all_gather`` / ``all_reduce``.
 
     Args:
-        queues (list): Support sets; bytes sent while one of them flushes
+        queues (list): Support sets; bytes sent while one of them enqueues
             count as ``queue``, the rest as ``loss``.
     """
 
@@ -58,7 +58,7 @@ class CollectiveCounter:
         dist.all_gather = self._counted(self._gather)
         dist.all_reduce = self._counted(self._reduce)
         for queue in queues:
-            queue.flush = self._queue_side(queue.flush)
+            queue.enqueue = self._queue_side(queue.enqueue)
 
     def _counted(self, fn):
 
