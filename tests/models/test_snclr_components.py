@@ -6,9 +6,11 @@ import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
-from nnclr_plugin.models import (PositivenessCrossAttention,
-                                 SoftNeighborContrastiveLoss,
-                                 soft_neighbor_contrastive_loss)
+from nnclr_plugin.models import (
+    PositivenessCrossAttention,
+    SoftNeighborContrastiveLoss,
+    soft_neighbor_contrastive_loss,
+)
 
 init_default_scope('mmpretrain')
 

@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+from benchmark_docs import DOCS, REPO, machine_kind, write_section
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
@@ -39,7 +40,6 @@ from PIL import Image
 
 import nnclr_plugin  # noqa: F401  (registers DeviceViewPreprocessor)
 from nnclr_plugin.evaluation import write_json
-from benchmark_docs import DOCS, REPO, machine_kind, write_section
 
 STOCK = osp.join(REPO, 'configs', 'nnclr',
                  'nnclr_resnet50_8xb256-lars-coslr-200e_in1k.py')

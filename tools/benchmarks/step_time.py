@@ -51,6 +51,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import torch
+from benchmark_docs import DOCS, REPO, machine_kind, write_section
 from mmengine.config import Config
 from mmengine.dist import get_world_size
 from mmengine.logging import MessageHub, MMLogger
@@ -63,8 +64,6 @@ from mmpretrain.structures import DataSample
 
 from nnclr_plugin.engine.hooks import find_queues
 from nnclr_plugin.evaluation import write_json
-from benchmark_docs import (DOCS, REPO, machine_kind,
-                                               write_section)
 
 BENCH = osp.join(REPO, 'configs', 'bench',
                  '{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py')
