@@ -1,6 +1,7 @@
 # The two commands of the README. Both run the same idempotent set-up first.
 #   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
-#   make test [PYTEST_ARGS=...] [TEST_JOBS=N]  the test suite, one worker per core up to 4 (slow tests: PYTEST_ARGS="-m slow")
+#   make test [PYTEST_ARGS=...] [TEST_JOBS=N]  ruff, then the test suite, one worker per core up to 4 (slow tests: PYTEST_ARGS="-m slow")
+#   make lint                             ruff (lint + import order, pyproject.toml) on the whole tree
 #   make test-oldest [PYTEST_ARGS=...]    the same suite on the oldest tested stack (.venv-oldest: torch 2.1, numpy 1.26)
 #   make bench-quality [BENCH_ARGS=...]   the quality benchmark (hours; resumable, see docs/benchmarks.md)
 #   make gpu-wheels / make gpu-check      prepare .whl/ here; on a GPU machine (its python3), check the CUDA path
@@ -15,7 +16,7 @@ GPU_PY ?= python3
 # 0 runs the tests in the pytest process itself.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); if [ $$n -gt 4 ]; then n=4; elif [ $$n -lt 2 ]; then n=0; fi; echo $$n)
 
-.PHONY: setup setup-oldest demo test test-oldest data clean bench-quality gpu-wheels gpu-check
+.PHONY: setup setup-oldest demo lint test test-oldest data clean bench-quality gpu-wheels gpu-check
 
 setup:
 	@bash scripts/setup_env.sh
@@ -28,7 +29,11 @@ demo:
 	@MMCV_OPS=optional bash scripts/setup_env.sh
 	@$(PY) tools/demo.py --algo $(ALGO)
 
-test: setup
+# A lint failure fails `make test` (and so CI) before the suite runs.
+lint: setup
+	@$(VENV)/bin/ruff check .
+
+test: lint
 	@$(PY) -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 # requirements/lock/oldest.txt in its own venv; NNCLR_OTHER_STACK_PYTHON

@@ -13,8 +13,13 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from helpers import (DETERMINISTIC_VIEWS, group_norm_everywhere,  # noqa: E402
-                     loss_history, small_train_cfg, state_of)
+from helpers import (  # noqa: E402
+    DETERMINISTIC_VIEWS,
+    group_norm_everywhere,
+    loss_history,
+    small_train_cfg,
+    state_of,
+)
 from mmengine.dist import get_rank  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 

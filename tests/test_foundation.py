@@ -7,8 +7,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import (FMNIST_ROOT, REPO, SIMCLR_DEMO, requires_fmnist,
-                     synthetic_fmnist_root)
+from helpers import (
+    FMNIST_ROOT,
+    REPO,
+    SIMCLR_DEMO,
+    requires_fmnist,
+    synthetic_fmnist_root,
+)
 
 import nnclr_plugin  # noqa: F401
 

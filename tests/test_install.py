@@ -10,8 +10,12 @@ import sys
 import zipfile
 
 import pytest
-from helpers import (NNCLR_DEMO, REPO, small_nnclr_options,
-                     synthetic_fmnist_root)
+from helpers import (
+    NNCLR_DEMO,
+    REPO,
+    small_nnclr_options,
+    synthetic_fmnist_root,
+)
 
 PACKAGE = osp.join(REPO, 'nnclr_plugin')
 

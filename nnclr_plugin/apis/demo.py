@@ -18,7 +18,6 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-
 # Demos whose model holds a support set get a neighbour grid.
 WITH_SUPPORT_SET = ('nnclr', 'snclr', 'nn-byol', 'nn-simsiam', 'nn-mocov3')
 # Subsets keep the kNN step to well under a minute on 2 cores.
@@ -29,11 +28,13 @@ def demo_configs(repo: str) -> Dict[str, str]:
     """Algorithm name (file-name prefix) -> demo config of a checkout; all
     share backbone, data and the 300-iteration schedule."""
     pattern = osp.join(repo, 'configs', 'demo', '*_fashion-mnist.py')
-    return {osp.basename(p).split('_')[0]: p for p in sorted(glob.glob(pattern))}
+    return {osp.basename(p).split('_')[0]: p
+            for p in sorted(glob.glob(pattern))}
 
 
 def results_file(repo: str) -> str:
-    """The recorded figures of every demo (``tools/benchmarks/demo_knn.py``)."""
+    """The recorded figures of every demo (written by
+    ``tools/benchmarks/demo_knn.py``)."""
     return osp.join(repo, 'configs', 'demo', 'results.json')
 
 

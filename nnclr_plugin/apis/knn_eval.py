@@ -10,7 +10,6 @@ and whose ``val_dataloader`` holds the queries. Example::
         work_dirs/simclr/iter_300.pth --out knn.json
 """
 import argparse
-import os.path as osp
 import time
 from typing import Dict, List, Optional
 

@@ -16,8 +16,9 @@ points it at your copy).
 
 Example::
 
+    CFG=configs/benchmarks/mmsegmentation
     python tools/analysis_tools/visualize_downstream.py \\
-        configs/benchmarks/mmsegmentation/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py \\
+        $CFG/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py \\
         work_dirs/benchmarks/fcn_voc/iter_20000.pth --out fcn_voc.png
 """
 import argparse

@@ -38,6 +38,7 @@ from nnclr_plugin.models.utils import topk_inner_product
 from nnclr_plugin.utils import build_model_from_config, resolve_config_path
 from nnclr_plugin.utils.cli import picture_parser
 from nnclr_plugin.visualization import draw_neighbor_grid, select_queries
+
 SOURCES = ('support-set', 'dataset')
 
 

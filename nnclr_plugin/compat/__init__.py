@@ -7,15 +7,15 @@ tests for its own condition (calling the stock code where that is cheap),
 so a fix that the installed versions do not need is never installed and one
 that upstream fixes goes away by itself:
 
-========================================  =========================================
-module                                    needed where
-========================================  =========================================
-:mod:`.multimodal_transformers5`          transformers >= 5 beside mmpretrain 1.2
-:mod:`.mmcv_hue`                          numpy >= 2 (mmcv 2.1's ``adjust_hue``)
-:mod:`.history_buffer_pickle`             mmengine <= 0.10.7, any torch (writer)
-:mod:`.checkpoint_safe_globals`           torch >= 2.4 (``weights_only`` loads)
-:mod:`.collate_fn_scope`                  mmengine <= 0.10.7
-========================================  =========================================
+================================  ======================================
+module                            needed where
+================================  ======================================
+:mod:`.multimodal_transformers5`  transformers >= 5 beside mmpretrain 1.2
+:mod:`.mmcv_hue`                  numpy >= 2 (mmcv 2.1's ``adjust_hue``)
+:mod:`.history_buffer_pickle`     mmengine <= 0.10.7, any torch (writer)
+:mod:`.checkpoint_safe_globals`   torch >= 2.4 (``weights_only`` loads)
+:mod:`.collate_fn_scope`          mmengine <= 0.10.7
+================================  ======================================
 
 ``NNCLR_PLUGIN_NO_FIXES=1`` turns every fix off, to see the stock behaviour
 when debugging; ``python -m nnclr_plugin.compat`` prints which fixes the
@@ -24,8 +24,13 @@ installed versions need and which were applied.
 import os
 from typing import Dict, List
 
-from . import (checkpoint_safe_globals, collate_fn_scope,
-               history_buffer_pickle, mmcv_hue, multimodal_transformers5)
+from . import (
+    checkpoint_safe_globals,
+    collate_fn_scope,
+    history_buffer_pickle,
+    mmcv_hue,
+    multimodal_transformers5,
+)
 from .collate_fn_scope import drop_collate_fn_scope
 
 DISABLE_ENV = 'NNCLR_PLUGIN_NO_FIXES'

@@ -4,8 +4,10 @@ from typing import Iterable, Iterator, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
-from mmpretrain.models.utils import (ClsDataPreprocessor,
-                                     SelfSupDataPreprocessor)
+from mmpretrain.models.utils import (
+    ClsDataPreprocessor,
+    SelfSupDataPreprocessor,
+)
 from torch import Tensor, nn
 
 from nnclr_plugin.utils.samples import sample_label

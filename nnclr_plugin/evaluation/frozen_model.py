@@ -17,8 +17,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from nnclr_plugin.utils.checkpoint_files import read_checkpoint
-from nnclr_plugin.utils.config import (build_model_from_config,
-                                       resolve_config_path)
+from nnclr_plugin.utils.config import (
+    build_model_from_config,
+    resolve_config_path,
+)
 
 from .features import extract_backbone_features
 

@@ -1,6 +1,5 @@
 """Config helpers shared by ``tools/train.py``, ``tools/test.py`` & co."""
 import os.path as osp
-
 from typing import Any, List, Tuple
 
 from mmengine.config import Config

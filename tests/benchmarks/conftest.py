@@ -3,11 +3,21 @@ checkpoints, their extracted backbones and tiny generated data sets."""
 import os.path as osp
 
 import pytest
-from downstream_data import (make_tiny_ade20k, make_tiny_cityscapes,
-                             make_tiny_voc_det, make_tiny_voc_seg)
-from downstream_helpers import (REPO, extract, make_tiny_coco,
-                                make_tiny_imagenet, nnclr_config,
-                                save_pretrain_checkpoint, small_support_set)
+from downstream_data import (
+    make_tiny_ade20k,
+    make_tiny_cityscapes,
+    make_tiny_voc_det,
+    make_tiny_voc_seg,
+)
+from downstream_helpers import (
+    REPO,
+    extract,
+    make_tiny_coco,
+    make_tiny_imagenet,
+    nnclr_config,
+    save_pretrain_checkpoint,
+    small_support_set,
+)
 from mmengine.config import Config
 
 

@@ -15,17 +15,30 @@ import sys
 
 import pytest
 import torch
-from downstream_helpers import (FASTER_RCNN_VOC, FCN_CITYSCAPES, FCN_VOC,
-                                MASK_RCNN_C4, MASK_RCNN_FPN, R50_LINEAR,
-                                SEMI_1PCT, SEMI_10PCT, TOOLS, UPERNET_VIT_B,
-                                UPERNET_VIT_S, VIT_B_LINEAR, VIT_S_LINEAR,
-                                assert_same_tensors, prefixed)
+from downstream_helpers import (
+    FASTER_RCNN_VOC,
+    FCN_CITYSCAPES,
+    FCN_VOC,
+    MASK_RCNN_C4,
+    MASK_RCNN_FPN,
+    R50_LINEAR,
+    SEMI_1PCT,
+    SEMI_10PCT,
+    TOOLS,
+    UPERNET_VIT_B,
+    UPERNET_VIT_S,
+    VIT_B_LINEAR,
+    VIT_S_LINEAR,
+    assert_same_tensors,
+    prefixed,
+)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from nnclr_plugin.engine.hooks.pretrained_check_hook import (
-    check_pretrained_loaded, pretrained_modules)
-
+    check_pretrained_loaded,
+    pretrained_modules,
+)
 from nnclr_plugin.utils.config import pretrained_init_paths
 
 

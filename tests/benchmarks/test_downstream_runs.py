@@ -17,12 +17,26 @@ from typing import List, Sequence
 
 import numpy as np
 import pytest
-from downstream_helpers import (FASTER_RCNN_VOC, FCN_CITYSCAPES, FCN_VOC,
-                                KNN_DATA, MASK_RCNN_C4, MASK_RCNN_FPN,
-                                R50_LINEAR, RUN_DOWNSTREAM, SEMI_1PCT,
-                                SEMI_10PCT, TOOLS, UPERNET_VIT_B,
-                                UPERNET_VIT_S, VIT_B_LINEAR, VIT_S_LINEAR,
-                                load_state, nnclr_config, run_tool)
+from downstream_helpers import (
+    FASTER_RCNN_VOC,
+    FCN_CITYSCAPES,
+    FCN_VOC,
+    KNN_DATA,
+    MASK_RCNN_C4,
+    MASK_RCNN_FPN,
+    R50_LINEAR,
+    RUN_DOWNSTREAM,
+    SEMI_1PCT,
+    SEMI_10PCT,
+    TOOLS,
+    UPERNET_VIT_B,
+    UPERNET_VIT_S,
+    VIT_B_LINEAR,
+    VIT_S_LINEAR,
+    load_state,
+    nnclr_config,
+    run_tool,
+)
 from mmengine.config import Config
 from PIL import Image
 

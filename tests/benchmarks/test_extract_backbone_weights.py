@@ -7,8 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from downstream_helpers import (assert_same_tensors, extract,
-                                extract_module, load_state, prefixed)
+from downstream_helpers import (
+    assert_same_tensors,
+    extract,
+    extract_module,
+    load_state,
+    prefixed,
+)
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from torch import nn

@@ -4,9 +4,15 @@ import os
 import os.path as osp
 
 import pytest
-from downstream_helpers import (SEMI_1PCT, SEMI_10PCT, TRAIN_PER_CLASS,
-                                USED_LABELS, WNIDS, random_image,
-                                write_lines)
+from downstream_helpers import (
+    SEMI_1PCT,
+    SEMI_10PCT,
+    TRAIN_PER_CLASS,
+    USED_LABELS,
+    WNIDS,
+    random_image,
+    write_lines,
+)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS

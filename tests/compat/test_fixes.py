@@ -20,9 +20,12 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import Runner
 
 from nnclr_plugin import compat
-from nnclr_plugin.compat import (checkpoint_safe_globals, collate_fn_scope,
-                                 history_buffer_pickle, mmcv_hue)
-
+from nnclr_plugin.compat import (
+    checkpoint_safe_globals,
+    collate_fn_scope,
+    history_buffer_pickle,
+    mmcv_hue,
+)
 
 # Everything the tests need to see of the stock behaviour, in one process
 # with every fix off (an import of the stack takes seconds).
@@ -32,7 +35,8 @@ import mmcv, mmcv.image.photometric as photometric, numpy as np, torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import Runner
 from nnclr_plugin import compat
-from nnclr_plugin.compat import collate_fn_scope, history_buffer_pickle, mmcv_hue
+from nnclr_plugin.compat import (collate_fn_scope, history_buffer_pickle,
+                                 mmcv_hue)
 
 
 def error(fn):
@@ -61,10 +65,11 @@ def scoped_loader():
 print(json.dumps(dict(
     applied=compat.APPLIED,
     report=compat.report(),
-    stock_objects=(mmcv.adjust_hue is photometric.adjust_hue is mmcv_hue.STOCK
-                   and HistoryBuffer.__getstate__ is history_buffer_pickle.STOCK
-                   and Runner.__dict__['build_dataloader'].__func__
-                   is collate_fn_scope.STOCK),
+    stock_objects=(
+        mmcv.adjust_hue is photometric.adjust_hue is mmcv_hue.STOCK
+        and HistoryBuffer.__getstate__ is history_buffer_pickle.STOCK
+        and Runner.__dict__['build_dataloader'].__func__
+        is collate_fn_scope.STOCK),
     hue=error(lambda: mmcv.adjust_hue(np.zeros((2, 2, 3), np.uint8), -0.1)),
     weights_only=error(weights_only_numpy),
     collate=error(scoped_loader))))

@@ -165,7 +165,7 @@ def test_one_training_step(name):
     assert (queue.size, queue.feat_dim) == (QUEUE_SIZE, FEAT_DIM)
 
     model.train()
-    queue.manage_manually()  # no Runner, so no SupportSetQueueHook
+    queue.step.begin_step()  # no Runner, so no SupportSetQueueHook
     # Rows from "earlier steps", so that this step looks up K candidates.
     queue.enqueue(torch.randn(64, FEAT_DIM))
     filled = queue.filled
@@ -177,7 +177,7 @@ def test_one_training_step(name):
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
 
-    stats = queue.pop_stats()
+    stats = queue.step.end_step()  # enqueues this step's rows
     assert 'nn_similarity' in stats  # the memory was searched
     assert 0 < stats['positiveness_max'] <= 1  # candidates were weighted
 
@@ -194,5 +194,4 @@ def test_one_training_step(name):
     assert all(p.grad is None and not p.requires_grad for p in momentum)
 
     # Only the first head.loss call per step (MoCo v3's k2) is enqueued.
-    queue.flush()
     assert queue.filled == filled + batch

@@ -8,8 +8,11 @@ import struct
 
 import numpy as np
 import pytest
-from helpers import (SYNTHETIC_FMNIST_SIZES, synthetic_fmnist_root,
-                     write_synthetic_fmnist)
+from helpers import (
+    SYNTHETIC_FMNIST_SIZES,
+    synthetic_fmnist_root,
+    write_synthetic_fmnist,
+)
 
 from nnclr_plugin.datasets import LocalFashionMNIST
 

@@ -4,7 +4,6 @@ loop reads labels."""
 import pytest
 
 
-
 def _sample(label=None, idx=None):
     from mmpretrain.structures import DataSample
     sample = DataSample(

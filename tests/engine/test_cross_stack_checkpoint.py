@@ -8,8 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from helpers import (NNCLR_DEMO, REPO, small_nnclr_options,
-                     synthetic_fmnist_root)
+from helpers import (
+    NNCLR_DEMO,
+    REPO,
+    small_nnclr_options,
+    synthetic_fmnist_root,
+)
 
 
 def other_stack_python() -> str:

@@ -2,8 +2,15 @@
 data (generated: ``helpers.synthetic_fmnist_root``)."""
 import pytest
 import torch
-from helpers import (NNCLR_DEMO, SIMCLR_DEMO, SNCLR_DEMO, loss_history,
-                     small_train_cfg, state_of, unwrap)
+from helpers import (
+    NNCLR_DEMO,
+    SIMCLR_DEMO,
+    SNCLR_DEMO,
+    loss_history,
+    small_train_cfg,
+    state_of,
+    unwrap,
+)
 from mmengine.runner import Runner
 
 
@@ -153,8 +160,9 @@ def test_stock_mocov3_trains_with_soft_neighbor_head(tmp_path):
 
 
 def test_uneven_batches_are_refused_with_the_sampler_setting():
-    from nnclr_plugin.engine.hooks.support_set_queue_hook import \
-        uneven_batch_problem
+    from nnclr_plugin.engine.hooks.support_set_queue_hook import (
+        uneven_batch_problem,
+    )
     # 101 samples on 2 processes without round-up: 51 vs 50 rows.
     problem = uneven_batch_problem(101, 2, 16, round_up=False,
                                    drop_last=False)

@@ -10,17 +10,20 @@ import sys
 
 import pytest
 import torch
+from helpers import REPO as REPO_ROOT
+from helpers import synthetic_fmnist_root
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from helpers import REPO as REPO_ROOT, synthetic_fmnist_root
-
 import nnclr_plugin  # noqa: F401  (registers LocalFashionMNIST etc.)
 from nnclr_plugin.apis import knn_eval
-from nnclr_plugin.evaluation import (extract_backbone_features, knn_accuracy,
-                                     linear_probe,
-                                     weighted_knn_scores)
+from nnclr_plugin.evaluation import (
+    extract_backbone_features,
+    knn_accuracy,
+    linear_probe,
+    weighted_knn_scores,
+)
 from nnclr_plugin.evaluation.features import _pick_feature
 
 DATA_ROOT = synthetic_fmnist_root()

@@ -3,6 +3,7 @@ import ast
 import glob
 import os.path as osp
 
+import mmpretrain
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,6 @@ from helpers import REPO, SIMCLR_DEMO, small_train_cfg, unwrap
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-import mmpretrain
 from mmpretrain import models as mmpretrain_models
 from mmpretrain.registry import MODELS
 

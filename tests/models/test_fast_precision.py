@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from nnclr_plugin.models import SupportSetQueue
 from nnclr_plugin.models.utils import fast_precision as fp
+from nnclr_plugin.models.utils import score_dtype as sd
 from nnclr_plugin.models.utils import topk_inner_product
 
 
@@ -157,10 +158,11 @@ def test_queue_option_keeps_results_and_checkpoints():
     fast.load_state_dict(exact.state_dict())
     assert 'score_dtype=bfloat16' in repr(fast)
     # lookup() logs the share of queries looked up again in float32.
-    fast.lookup(query, 1)
-    assert 'float32_relookup' in fast.pop_stats()
-    exact.lookup(query, 1)
-    assert 'float32_relookup' not in exact.pop_stats()
+    for queue in (fast, exact):
+        queue.step.begin_step()
+        queue.step.lookup(query, 1)
+    assert 'float32_relookup' in fast.step.end_step()
+    assert 'float32_relookup' not in exact.step.end_step()
 
 
 @pytest.mark.parametrize('value', ['bf16', 'fp32', None, torch.bfloat16])
@@ -171,19 +173,19 @@ def test_bad_score_dtype_names_the_key(value):
 
 
 def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
-    fp.cpu_has_fast_bf16.cache_clear()
-    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: True)
-    assert fp.resolve_score_dtype('auto', 'cpu') == torch.bfloat16
-    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: False)
-    assert fp.resolve_score_dtype('auto', 'cpu') == torch.float32
-    assert fp.resolve_score_dtype('float16', 'cpu') == torch.float16
-    assert fp.resolve_score_dtype('float32', 'cpu') == torch.float32
+    sd.cpu_has_fast_bf16.cache_clear()
+    monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: True)
+    assert sd.resolve_score_dtype('auto', 'cpu') == torch.bfloat16
+    monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: False)
+    assert sd.resolve_score_dtype('auto', 'cpu') == torch.float32
+    assert sd.resolve_score_dtype('float16', 'cpu') == torch.float16
+    assert sd.resolve_score_dtype('float32', 'cpu') == torch.float32
     queue = SupportSetQueue(size=2048, feat_dim=8)
     assert queue.score_dtype == 'auto'  # the default
     queue.enqueue(torch.randn(2048, 8))
     queue.nearest(torch.randn(2048, 8))
     assert queue.relookup_share is None  # float32 path without the units
-    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: True)
+    monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: True)
     queue.nearest(torch.randn(2048, 8))
     assert queue.relookup_share is not None  # scored in bfloat16
     # Small lookups stay in float32 (not worth the set-up).
@@ -192,14 +194,14 @@ def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
 
 
 def test_cpu_probe_agrees_with_the_cpu_flags():
-    fp.cpu_has_fast_bf16.cache_clear()
+    sd.cpu_has_fast_bf16.cache_clear()
     if not osp.isfile('/proc/cpuinfo') or \
             not torch.backends.mkldnn.is_available():
         pytest.skip('no /proc/cpuinfo or no oneDNN')
     with open('/proc/cpuinfo') as f:
         flags = f.read()
     expected = 'amx_bf16' in flags or 'avx512_bf16' in flags
-    assert fp.cpu_has_fast_bf16() == expected
+    assert sd.cpu_has_fast_bf16() == expected
 
 
 def test_a_backend_rounding_more_than_modelled_falls_back(monkeypatch):
@@ -230,7 +232,7 @@ def test_autocast_does_not_reach_the_float32_decision():
     query = F.normalize(torch.randn(64, 32, generator=gen), dim=1)
     ref_v, ref_i = topk_inner_product(query, bank, 1, 256)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        vals, idx, _ = fp.lookup_topk(query, bank, 1, 256, 'bfloat16')
+        vals, idx, _ = sd.lookup_topk(query, bank, 1, 256, 'bfloat16')
     assert vals.dtype == torch.float32
     assert torch.equal(idx, ref_i) and torch.equal(vals, ref_v)
 
@@ -240,7 +242,7 @@ def test_auto_pauses_where_float32_redoes_most_queries(monkeypatch):
     network, the same images again and again): 'auto' stays exact, and
     after one lookup that float32 mostly redid, it skips the 16-bit pass
     for the next AutoPause.PAUSE lookups."""
-    monkeypatch.setattr(fp, 'cpu_has_fast_bf16', lambda: True)
+    monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: True)
     gen = torch.Generator().manual_seed(7)
     centre = F.normalize(torch.randn(1, 32, generator=gen), dim=1)
     queue = SupportSetQueue(size=4096, feat_dim=32, block_size=512)
@@ -253,8 +255,8 @@ def test_auto_pauses_where_float32_redoes_most_queries(monkeypatch):
     nbrs = queue.nearest(query, 30)
     assert torch.equal(nbrs.indices.sort(dim=1).values, ref_i)
     assert torch.allclose(nbrs.sims, ref_v, atol=1e-6, rtol=0)
-    assert queue.relookup_share > fp.AutoPause.MAX_RELOOKUP
-    for _ in range(fp.AutoPause.PAUSE):
+    assert queue.relookup_share > sd.AutoPause.MAX_RELOOKUP
+    for _ in range(sd.AutoPause.PAUSE):
         nbrs = queue.nearest(query, 30)
         assert torch.equal(nbrs.indices.sort(dim=1).values, ref_i)
         assert queue.relookup_share is None  # float32 directly

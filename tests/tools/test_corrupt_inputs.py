@@ -7,8 +7,10 @@ import pytest
 import torch
 from helpers import NNCLR_DEMO, REPO, synthetic_fmnist_root
 
-from nnclr_plugin.utils.checkpoint_files import (checkpoint_problem,
-                                                 newest_readable_checkpoint)
+from nnclr_plugin.utils.checkpoint_files import (
+    checkpoint_problem,
+    newest_readable_checkpoint,
+)
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 TEST = osp.join(REPO, 'tools', 'test.py')

@@ -11,8 +11,11 @@ import time
 import pytest
 from helpers import NNCLR_DEMO, REPO, small_nnclr_options
 
-from nnclr_plugin.utils.work_dir_lock import (LOCK_NAME, WorkDirBusyError,
-                                              WorkDirLock)
+from nnclr_plugin.utils.work_dir_lock import (
+    LOCK_NAME,
+    WorkDirBusyError,
+    WorkDirLock,
+)
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 SMALL = small_nnclr_options(32, 8, 2, 2, 16, 'param_scheduler=[]')

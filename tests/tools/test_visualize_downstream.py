@@ -6,7 +6,6 @@ import os.path as osp
 
 import numpy as np
 import pytest
-
 from helpers import REPO
 
 from nnclr_plugin.apis import visualize_downstream

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REPO as REPO_ROOT
+from helpers import synthetic_fmnist_root
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
-
-from helpers import REPO as REPO_ROOT, synthetic_fmnist_root
 
 import nnclr_plugin  # noqa: F401  (registers NNCLR, LocalFashionMNIST, ...)
 from nnclr_plugin.apis import visualize_neighbors

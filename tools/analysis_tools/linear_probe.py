@@ -9,7 +9,7 @@ set, ``val_dataloader`` = test set), so it runs on any mmpretrain dataset.
 Example::
 
     python tools/analysis_tools/linear_probe.py \\
-        configs/bench/nnclr_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py \\
+      configs/bench/nnclr_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py \\
         work_dirs/bench/nnclr_default_1000it_seed0/iter_1000.pth \\
         --data-config configs/_base_/datasets/fashion_mnist_eval.py \\
         --cfg-options train_dataloader.dataset.pipeline.0.scale=28 \\

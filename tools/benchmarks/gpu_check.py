@@ -86,7 +86,6 @@ def compute_on(device: str, inputs: Dict[str, torch.Tensor],
     queue = SupportSetQueue(size=x['bank'].shape[0],
                             feat_dim=x['bank'].shape[1],
                             block_size=512, score_dtype='float32').to(device)
-    queue.manage_manually()
     queue.enqueue(x['bank'])
     top1 = queue.nearest(x['pos'], 1)
     topk = queue.nearest(x['pos'], k)
@@ -152,7 +151,6 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
                          ('auto', 'auto')):
         queue = SupportSetQueue(rows, dim, block_size=block,
                                 score_dtype=dtype).to(device)
-        queue.manage_manually()
         queue.enqueue(bank.to(device))
         for k in (1, 30):
             if device.startswith('cuda'):
@@ -179,8 +177,6 @@ def build_step_model(config: str, device: str, img_size: int) -> tuple:
     model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device)
     model.init_weights()
     model.train()
-    for _, queue in find_queues(model):
-        queue.manage_manually()
     amp = device.startswith('cuda')
     wrapper_cfg = dict(
         type='AmpOptimWrapper' if amp else 'OptimWrapper',
@@ -209,9 +205,11 @@ def training_steps(name: str, config: str, device: str, steps: int,
         MessageHub.get_current_instance().update_info('iter', step)
         _sync(device)
         start = time.perf_counter()
+        for _, queue in find_queues(model):  # as SupportSetQueueHook does
+            queue.step.begin_step()
         log_vars = model.train_step(copy.deepcopy(data), wrapper)
         for _, queue in find_queues(model):
-            queue.flush()
+            queue.step.end_step()
         _sync(device)
         times.append((time.perf_counter() - start) * 1000)
         losses.append(float(log_vars['loss']))

@@ -31,12 +31,12 @@ from typing import Dict, List, Optional
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from benchmark_docs import DOCS, machine_kind, write_section
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from step_time import SCALES, Trainer, synthetic_batches
 
 from nnclr_plugin.evaluation import write_json
-from benchmark_docs import DOCS, machine_kind, write_section
 from nnclr_plugin.utils.dist import CPUDistributedDataParallel
 
 GOAL = 1.2
@@ -47,7 +47,7 @@ class CollectiveCounter:
     """Bytes this process passes to ``all_gather`` / ``all_reduce``.
 
     Args:
-        queues (list): Support sets; bytes sent while one of them flushes
+        queues (list): Support sets; bytes sent while one of them enqueues
             count as ``queue``, the rest as ``loss``.
     """
 
@@ -58,7 +58,7 @@ class CollectiveCounter:
         dist.all_gather = self._counted(self._gather)
         dist.all_reduce = self._counted(self._reduce)
         for queue in queues:
-            queue.flush = self._queue_side(queue.flush)
+            queue.enqueue = self._queue_side(queue.enqueue)
 
     def _counted(self, fn):
 
@@ -191,7 +191,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     report = dict(
         command=' '.join([COMMAND] + sys.argv[1:]), machine=machine_kind(),
         procs=args.procs, threads=args.threads, memory=args.memory,
-        global_batch=SCALES['bench'][1], steps=args.steps, repeats=args.repeats,
+        global_batch=SCALES['bench'][1], steps=args.steps,
+        repeats=args.repeats,
         one_ms=statistics.median(one['times']) * 1000,
         many_ms=statistics.median(many['times']) * 1000,
         queue_bytes=many['queue_bytes'], loss_bytes=many['loss_bytes'],

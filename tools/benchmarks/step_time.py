@@ -51,6 +51,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import torch
+from benchmark_docs import DOCS, REPO, machine_kind, write_section
 from mmengine.config import Config
 from mmengine.dist import get_world_size
 from mmengine.logging import MessageHub, MMLogger
@@ -63,8 +64,6 @@ from mmpretrain.structures import DataSample
 
 from nnclr_plugin.engine.hooks import find_queues
 from nnclr_plugin.evaluation import write_json
-from benchmark_docs import (DOCS, REPO, machine_kind,
-                                               write_section)
 
 BENCH = osp.join(REPO, 'configs', 'bench',
                  '{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py')
@@ -135,7 +134,6 @@ class Trainer:
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.queues = [q for _, q in find_queues(self.model)]
         for queue in self.queues:
-            queue.manage_manually()
             # Each rank's rows are gathered: fill with world-size chunks.
             chunk = max(1, min(8192, queue.size) // get_world_size())
             for _ in range(-(-queue.size // (chunk * get_world_size()))):
@@ -144,7 +142,8 @@ class Trainer:
         self.relookup: List[float] = []  # reduced-precision lookups only
         for queue in self.queues:
             queue.nearest = self._timed('lookup', queue.nearest)
-            queue.flush = self._timed('lookup', queue.flush)
+            # The enqueue of the rows the step stashed (end_step).
+            queue.enqueue = self._timed('lookup', queue.enqueue)
         head = getattr(self.model, 'head', None)
         loss_module = getattr(head, 'loss_module', None) or getattr(
             self.model, 'criterion', None)
@@ -165,9 +164,11 @@ class Trainer:
         return wrapper
 
     def step(self, batch: dict) -> None:
+        for queue in self.queues:  # as SupportSetQueueHook does
+            queue.step.begin_step()
         self.model.train_step(batch, self.optim)
         for queue in self.queues:
-            queue.flush()
+            queue.step.end_step()
             if getattr(queue, 'relookup_share', None) is not None:
                 self.relookup.append(queue.relookup_share)
 

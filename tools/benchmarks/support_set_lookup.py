@@ -40,8 +40,9 @@ import sys
 import time
 from typing import Dict, List
 
-from nnclr_plugin.evaluation import write_json
 from benchmark_docs import DOCS, machine_kind, write_section
+
+from nnclr_plugin.evaluation import write_json
 
 VARIANTS = {'full': None, 'blocked': 'auto'}
 FAST = 'blocked-'  # + score_dtype: a reduced-precision variant

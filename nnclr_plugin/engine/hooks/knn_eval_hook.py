@@ -11,8 +11,7 @@ from torch import Tensor
 
 from nnclr_plugin.evaluation import extract_backbone_features, knn_accuracy
 from nnclr_plugin.evaluation.linear_probe import linear_probe
-from nnclr_plugin.utils.checks import (check_bool, check_int,
-                                       check_positive)
+from nnclr_plugin.utils.checks import check_bool, check_int, check_positive
 
 DATA_BATCH = Optional[Sequence[dict]]
 

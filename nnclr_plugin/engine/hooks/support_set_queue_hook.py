@@ -82,13 +82,14 @@ class SupportSetQueueHook(Hook):
     """Fill, check and monitor the support sets of any model.
 
     Before training it checks that every queue holds at least one global
-    batch. Before each iteration it hands every queue the batch's labels
-    and dataset indices (:func:`batch_meta`; stored with the rows for
-    diagnostics only, so no algorithm or head carries them) and switches
-    lookups off during warm-up. After the iteration it enqueues what the
-    model stashed during the step (so lookups never see the current batch)
-    and logs, per queue, ``support_set/fill`` (share of valid rows) and what
-    the queue recorded: ``nn_similarity`` (mean cosine of the top-1
+    batch. Before each iteration it opens every queue's step
+    (:meth:`SupportSetStep.begin_step`) with the batch's labels and dataset
+    indices (:func:`batch_meta`; stored with the rows for diagnostics only,
+    so no algorithm or head carries them) and, during warm-up, lookups off.
+    After the iteration it ends the step (:meth:`SupportSetStep.end_step`),
+    which enqueues what the model stashed (so lookups never see the current
+    batch), and logs, per queue, ``support_set/fill`` (share of valid rows)
+    and the step's diagnostics: ``nn_similarity`` (mean cosine of the top-1
     neighbour), ``nn_label_agreement`` (share of top-1 neighbours of the
     query's class) and the heads' own diagnostics.
 
@@ -128,7 +129,6 @@ class SupportSetQueueHook(Hook):
                     f'process x {get_world_size()} processes = '
                     f'{global_batch}); the support set must hold at least '
                     'one global batch')
-            queue.manager = type(self).__name__
         loader = runner.train_dataloader
         sampler = getattr(loader, 'sampler', None)
         if hasattr(sampler, 'round_up') and hasattr(loader, 'dataset'):
@@ -146,8 +146,7 @@ class SupportSetQueueHook(Hook):
         use = runner.iter >= self.warmup_iters
         meta = batch_meta(data_batch)
         for _, queue in self.queues:
-            queue.use_neighbors = use
-            queue.set_batch_meta(**meta)
+            queue.step.begin_step(meta, use_neighbors=use)
 
     def after_train_iter(self,
                          runner,
@@ -156,9 +155,9 @@ class SupportSetQueueHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         hub = runner.message_hub
         for name, queue in self.queues:
-            queue.flush()
+            stats = queue.step.end_step()
             prefix = 'train/support_set/' if len(self.queues) == 1 else \
                 f'train/support_set/{name}/'
             hub.update_scalar(prefix + 'fill', queue.filled / queue.size)
-            for key, value in queue.pop_stats().items():
+            for key, value in stats.items():
                 hub.update_scalar(prefix + key, value)

@@ -30,8 +30,9 @@ class SupportSetMixin:
     gives the top-``k`` rows for a batch of targets or None when the head
     must fall back to the targets themselves (``k == 0``, empty queue, the
     hook's warm-up), and :meth:`stash_targets` hands the step's targets to
-    the queue, which :class:`SupportSetQueueHook` enqueues after the
-    optimiser step. Diagnostics go to the queue (``self.queue.record``).
+    the queue's step, which :class:`SupportSetQueueHook` ends (enqueues)
+    after the optimiser step. Diagnostics go to the same step
+    (``self.queue.step.record``).
     """
 
     queue: SupportSetQueue
@@ -64,9 +65,10 @@ class SupportSetMixin:
 
     def neighbors(self, targets: torch.Tensor) -> Optional[Neighbors]:
         """Top-``k`` support-set rows of each target, or None (fall back)."""
-        return self.queue.lookup(targets, self.k)
+        return self.queue.step.lookup(targets, self.k)
 
     def stash_targets(self, targets: torch.Tensor) -> None:
         """Hand this call's targets to the queue (training only)."""
         if self.training and self.k > 0:
-            self.queue.stash(targets, first_only=self.enqueue == 'first')
+            self.queue.step.stash(targets,
+                                  first_only=self.enqueue == 'first')

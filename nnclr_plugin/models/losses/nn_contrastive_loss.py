@@ -1,9 +1,8 @@
 """InfoNCE between (nearest-neighbour) positives and predictions."""
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from mmpretrain.registry import MODELS
+from torch import nn
 
 from ...utils.checks import check_positive
 from ..utils import gather_with_grad, rank_offset

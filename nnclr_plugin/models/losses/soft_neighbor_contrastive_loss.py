@@ -4,8 +4,8 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from ..utils import gather_no_grad, rank_offset
 from ...utils.checks import check_bool, check_positive
+from ..utils import gather_no_grad, rank_offset
 
 
 def soft_neighbor_contrastive_loss(predictions: torch.Tensor,

@@ -5,6 +5,7 @@ from .gather import gather_no_grad, gather_with_grad, rank_offset
 from .positiveness_cross_attention import PositivenessCrossAttention
 
 __all__ = [
-    'BatchMultiViewPreprocessor', 'DeviceViewPreprocessor', 'gather_no_grad', 'gather_with_grad',
-    'rank_offset', 'PositivenessCrossAttention', 'topk_inner_product', 'auto_block_size'
+    'BatchMultiViewPreprocessor', 'DeviceViewPreprocessor', 'gather_no_grad',
+    'gather_with_grad', 'rank_offset', 'PositivenessCrossAttention',
+    'topk_inner_product', 'auto_block_size'
 ]

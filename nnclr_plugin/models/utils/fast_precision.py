@@ -56,9 +56,9 @@ certified (r = 16 for k = 1, 61 for k = 30); the plain Cauchy-Schwarz
 bound without the centre and ``beta`` (about 1e-2) certified a quarter of
 them. Where rows crowd closer still (an untrained network on noise images,
 SNCLR's k = 30: the top 30 within 2e-3 of each other) most queries go back
-to float32, and :class:`AutoPause` then keeps ``'auto'`` in float32 for a
-while. As a guard against a backend that
-rounds more than modelled (e.g. accumulates in bfloat16), the ``B x r``
+to float32, and :class:`~.score_dtype.AutoPause` then keeps ``'auto'`` in
+float32 for a while. As a guard against a backend that rounds more than
+modelled (e.g. accumulates in bfloat16), the ``B x r``
 candidates' reduced scores are checked against their float32 re-scores with
 the same bound; any pair outside it sends the whole lookup to float32, with
 a warning.
@@ -69,25 +69,14 @@ rows, in the same order except among exactly equal scores when ``k > 1``
 (float32 ``topk`` does not define that order; here the lower row comes
 first).
 """
-import contextlib
-import functools
 import warnings
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .cosine_topk import TOPK_ROWS, auto_block_size, topk_inner_product
+from .cosine_topk import TOPK_ROWS, rescore, topk_inner_product
 
-SCORE_DTYPES = ('float32', 'bfloat16', 'float16', 'auto')
-# Query rows per float32 re-score GEMM (each against the r candidates of
-# all of them: RESCORE_GROUP times the work of the re-score itself), and
-# per chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
-RESCORE_GROUP = 16
-RESCORE_ROWS = 256
-# 'auto' scores in 16 bits from this many query x row scores (B x N) on:
-# below, the float32 lookup's few milliseconds are not worth the set-up.
-AUTO_MIN_SCORES = 2**22
 # Candidates each bank block contributes at most (see rerank_size).
 BLOCK_CANDIDATES = 16
 # Bank rows scored to pick each query's centre c.
@@ -103,69 +92,6 @@ def rerank_size(k: int) -> int:
     SNCLR's k = 30). See :func:`topk_reduced_precision` for how it was
     chosen."""
     return max(16, 2 * k + 1)
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU runs oneDNN's bfloat16 GEMM in hardware.
-
-    True with AMX-BF16 tiles or AVX512-BF16 (``vdpbf16ps``), the units
-    oneDNN's bf16 kernels use; without them bfloat16 is emulated or falls
-    back to a reference GEMM, slower than float32. Feature-tested: torch's
-    own CPU probes where this torch has them (2.3+), else the kernel's
-    ``/proc/cpuinfo`` flags.
-    """
-    if not torch.backends.mkldnn.is_available():
-        return False
-    probes = [getattr(torch.cpu, name, None)
-              for name in ('_is_amx_tile_supported',
-                           '_is_avx512_bf16_supported')]
-    if all(p is not None for p in probes):
-        try:
-            return any(bool(p()) for p in probes)
-        except Exception:  # noqa: BLE001  (a probe that cannot run)
-            pass
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return 'amx_bf16' in flags or 'avx512_bf16' in flags
-
-
-def resolve_score_dtype(score_dtype: str,
-                        device: Union[torch.device, str]) -> torch.dtype:
-    """The dtype a lookup on ``device`` scores in for ``score_dtype``.
-
-    ``'auto'``: bfloat16 on a CPU with AMX / AVX512-BF16
-    (:func:`cpu_has_fast_bf16`), bfloat16 on a CUDA device that supports it
-    (compute capability 8.0+), else float32. Explicit ``'bfloat16'`` /
-    ``'float16'`` are used as asked (float16 on CPU is emulated and slow).
-    """
-    if score_dtype != 'auto':
-        return getattr(torch, score_dtype)
-    device = torch.device(device)
-    if device.type == 'cpu':
-        fast = cpu_has_fast_bf16()
-    elif device.type == 'cuda':
-        fast = torch.cuda.is_bf16_supported()
-    else:
-        fast = False
-    return torch.bfloat16 if fast else torch.float32
-
-
-def check_lookup_options(owner: str, block_size, score_dtype) -> None:
-    """Raise for a bad ``block_size`` or ``score_dtype`` of a lookup,
-    naming the config key."""
-    if block_size not in (None, 'auto') and (
-            isinstance(block_size, bool) or not isinstance(block_size, int)
-            or block_size < 1):
-        raise ValueError(f'{owner}: block_size must be None, '
-                         f"'auto' or an int >= 1, got {block_size!r}")
-    if not isinstance(score_dtype, str) or score_dtype not in SCORE_DTYPES:
-        raise ValueError(
-            f'{owner}: score_dtype must be one of {SCORE_DTYPES}, got '
-            f'model.head.queue.score_dtype={score_dtype!r}')
 
 
 def _merge(vals: Tensor, errs: Tensor, cols: Tensor, bound: Tensor,
@@ -306,32 +232,7 @@ def topk_reduced_precision(query: Tensor,
         torch.cat(cand_v, dim=1), torch.cat(cand_e, dim=1),
         torch.cat(cand_i, dim=1), bound, r)
 
-    # Float32 scores of the candidates, by a GEMM as the float32 path's:
-    # groups of RESCORE_GROUP queries against all their candidates, of
-    # which the diagonal blocks are kept. (A GEMM of several query rows
-    # rounds each score as the float32 lookup's does, bit for bit with MKL;
-    # a matrix-vector product does not, ~1e-7 apart.)
-    exact = torch.empty_like(cand_v)
-    group = RESCORE_GROUP
-    diag = torch.arange(group, device=query.device)
-    # One gather buffer for all chunks (a fresh one per chunk would be
-    # page-faulted in each time).
-    gathered = bank.new_empty(
-        (min(num_q, RESCORE_ROWS) + group) * cand_i.shape[1], dim)
-    for s in range(0, num_q, RESCORE_ROWS):
-        part, idx = query[s:s + RESCORE_ROWS], cand_i[s:s + RESCORE_ROWS]
-        count = len(part)
-        pad = -count % group
-        if pad:
-            part = torch.cat([part, part.new_zeros(pad, dim)])
-            idx = torch.cat([idx, idx.new_zeros(pad, idx.shape[1])])
-        groups = len(part) // group
-        rows = torch.index_select(bank, 0, idx.reshape(-1),
-                                  out=gathered[:idx.numel()])
-        rows = rows.view(groups, -1, dim)
-        both = torch.bmm(part.view(groups, group, dim), rows.transpose(1, 2))
-        exact[s:s + count] = both.view(groups, group, group, -1)[
-            :, diag, diag].reshape(len(part), -1)[:count]
+    exact = rescore(query, bank, cand_i)
 
     # The error bound of the module docstring; 1 % margin for its own
     # float32 evaluation.
@@ -390,89 +291,3 @@ def topk_reduced_precision(query: Tensor,
         vals, idx = topk_inner_product(query[redo], bank, k, block_size)
         best[redo], best_idx[redo] = vals, idx
     return best, best_idx, len(redo)
-
-
-class AutoPause:
-    """Keeps ``score_dtype='auto'`` from costing more than float32 where
-    the reduced scores cannot separate the neighbours (a near-collapsed
-    network, the same images many times in the queue): after a lookup
-    that looked more than :attr:`MAX_RELOOKUP` of its queries up again in
-    float32, the next :attr:`PAUSE` lookups run in float32 directly."""
-    MAX_RELOOKUP = 0.5
-    PAUSE = 16
-
-    def __init__(self) -> None:
-        self.left = 0
-
-    def __call__(self, score_dtype: str) -> str:
-        """The score dtype for the next lookup."""
-        if score_dtype != 'auto' or not self.left:
-            return score_dtype
-        self.left -= 1
-        return 'float32'
-
-    def update(self, relookup_share: Optional[float]) -> None:
-        """Record a lookup's share of float32 re-lookups."""
-        if relookup_share is not None and \
-                relookup_share > self.MAX_RELOOKUP:
-            self.left = self.PAUSE
-
-
-def lookup_topk(query: Tensor, bank: Tensor, k: int,
-                block_size: Union[int, str, None], score_dtype: str
-                ) -> Tuple[Tensor, Tensor, Optional[float]]:
-    """The support-set lookup for a ``block_size`` and ``score_dtype``.
-
-    :func:`topk_inner_product` when ``score_dtype`` resolves to the bank's
-    own dtype (or the bank is not float32), else
-    :func:`topk_reduced_precision`: the same neighbours and float32
-    similarities, scored in the reduced type (``'auto'``: from
-    :data:`AUTO_MIN_SCORES` scores on). ``block_size='auto'`` is
-    :func:`auto_block_size` rows (twice as many for a reduced-precision
-    ``k = 1`` lookup: the same bytes of scores).
-
-    Returns:
-        Tuple[Tensor, Tensor, float | None]: ``(B, k)`` scores and indices,
-        and the share of queries the reduced-precision path looked up again
-        in float32 (None on the float32 path).
-    """
-    dtype = resolve_score_dtype(score_dtype, query.device)
-    fast = dtype != bank.dtype and bank.dtype == torch.float32 and (
-        score_dtype != 'auto'
-        or query.shape[0] * bank.shape[0] >= AUTO_MIN_SCORES)
-    if block_size == 'auto':
-        # k = 1: twice the rows, the same bytes of scores (fewer blocks,
-        # less per-block work); k > 1 keeps the float32 rows, its peak
-        # already holds the (B, k, D) neighbours.
-        block_size = auto_block_size(query, k) * (2 if fast and k == 1
-                                                  else 1)
-    if not fast:
-        vals, idx = topk_inner_product(query, bank, k, block_size)
-        return vals, idx, None
-    with _float32_context(query.device):
-        vals, idx, redo = topk_reduced_precision(query, bank, k, block_size,
-                                                 dtype)
-    return vals, idx, redo / max(1, query.shape[0])
-
-
-@contextlib.contextmanager
-def _float32_context(device: torch.device):
-    """No autocast (an AMP step's would run the float32 re-score in 16
-    bits), and on CUDA no reduced-precision split-K reductions in the 16-bit
-    GEMMs (the bound assumes float32 accumulation)."""
-    if device.type not in ('cpu', 'cuda'):
-        yield
-        return
-    flags = torch.backends.cuda.matmul
-    names = [n for n in ('allow_bf16_reduced_precision_reduction',
-                         'allow_fp16_reduced_precision_reduction')
-             if device.type == 'cuda' and hasattr(flags, n)]
-    old = {n: getattr(flags, n) for n in names}
-    try:
-        for name in names:
-            setattr(flags, name, False)
-        with torch.autocast(device.type, enabled=False):
-            yield
-    finally:
-        for name, value in old.items():
-            setattr(flags, name, value)
