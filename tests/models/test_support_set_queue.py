@@ -3,8 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from nnclr_plugin.models import SupportSetQueue
-from nnclr_plugin.models.memories.support_set_queue import auto_block_size
-from nnclr_plugin.models.utils import topk_inner_product
+from nnclr_plugin.models.utils import auto_block_size, topk_inner_product
 
 
 def brute_force_topk(queue_rows: torch.Tensor, query: torch.Tensor, k: int):
