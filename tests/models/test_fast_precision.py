@@ -27,7 +27,14 @@ def assert_same_as_float32(query, bank, k, block, dtype, rerank=None):
     return redo
 
 
-@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+# torch 2.1 (the oldest tested stack) has no float16 matrix product on CPU.
+FP16 = pytest.param(torch.float16, marks=pytest.mark.skipif(
+    not sd.cpu_can_multiply(torch.float16),
+    reason='this torch has no float16 matmul on CPU (test_float16_on_a_cpu_'
+    'without_it_is_a_clear_error covers it)'))
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, FP16])
 @pytest.mark.parametrize('k', [1, 30])
 @pytest.mark.parametrize('block', [None, 7, 512])
 def test_random_unit_vectors(dtype, k, block):
@@ -92,7 +99,9 @@ def test_duplicate_rows_keep_the_float32_tie_rule():
     bank = F.normalize(torch.randn(500, 16), dim=1)
     bank[400] = bank[37]  # two equal rows: the lower index wins
     query = bank[37:38] + 1e-3
-    for dtype in (torch.bfloat16, torch.float16):
+    dtypes = [torch.bfloat16] + (
+        [torch.float16] if sd.cpu_can_multiply(torch.float16) else [])
+    for dtype in dtypes:
         vals, idx, _ = fp.topk_reduced_precision(query, bank, 1, 64, dtype)
         assert int(idx) == 37
         vals, idx, _ = fp.topk_reduced_precision(query, bank, 2, 64, dtype)
@@ -178,7 +187,7 @@ def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
     assert sd.resolve_score_dtype('auto', 'cpu') == torch.bfloat16
     monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: False)
     assert sd.resolve_score_dtype('auto', 'cpu') == torch.float32
-    assert sd.resolve_score_dtype('float16', 'cpu') == torch.float16
+    assert sd.resolve_score_dtype('float16', 'cuda') == torch.float16
     assert sd.resolve_score_dtype('float32', 'cpu') == torch.float32
     queue = SupportSetQueue(size=2048, feat_dim=8)
     assert queue.score_dtype == 'auto'  # the default
@@ -262,3 +271,14 @@ def test_auto_pauses_where_float32_redoes_most_queries(monkeypatch):
         assert queue.relookup_share is None  # float32 directly
     queue.nearest(query, 30)
     assert queue.relookup_share is not None  # tries 16 bits again
+
+
+def test_float16_on_a_cpu_without_it_is_a_clear_error():
+    queue = SupportSetQueue(size=4096, feat_dim=8, score_dtype='float16')
+    queue.enqueue(torch.randn(4096, 8))
+    if sd.cpu_can_multiply(torch.float16):
+        assert queue.nearest(torch.randn(4, 8)).indices.shape == (4, 1)
+    else:  # torch 2.1: the key and the way out, not addmm's message
+        with pytest.raises(ValueError,
+                           match="score_dtype='float16'.*'bfloat16'"):
+            queue.nearest(torch.randn(4, 8))

@@ -50,6 +50,17 @@ def cpu_has_fast_bf16() -> bool:
     return 'amx_bf16' in flags or 'avx512_bf16' in flags
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_can_multiply(dtype: torch.dtype) -> bool:
+    """Whether this torch has a CPU matrix product in ``dtype`` (torch 2.1
+    has none in float16)."""
+    try:
+        torch.ones(2, 2, dtype=dtype) @ torch.ones(2, 2, dtype=dtype)
+    except RuntimeError:
+        return False
+    return True
+
+
 def resolve_score_dtype(score_dtype: str,
                         device: Union[torch.device, str]) -> torch.dtype:
     """The dtype a lookup on ``device`` scores in for ``score_dtype``.
@@ -57,11 +68,19 @@ def resolve_score_dtype(score_dtype: str,
     ``'auto'``: bfloat16 on a CPU with AMX / AVX512-BF16
     (:func:`cpu_has_fast_bf16`), bfloat16 on a CUDA device that supports it
     (compute capability 8.0+), else float32. Explicit ``'bfloat16'`` /
-    ``'float16'`` are used as asked (float16 on CPU is emulated and slow).
+    ``'float16'`` are used as asked (float16 on CPU is emulated and slow);
+    one this torch cannot multiply on the CPU is an error naming the key.
     """
-    if score_dtype != 'auto':
-        return getattr(torch, score_dtype)
     device = torch.device(device)
+    if score_dtype != 'auto':
+        dtype = getattr(torch, score_dtype)
+        if device.type == 'cpu' and not cpu_can_multiply(dtype):
+            raise ValueError(
+                f'model.head.queue.score_dtype={score_dtype!r}: torch '
+                f'{torch.__version__} has no {score_dtype} matrix product on '
+                "the CPU; use 'bfloat16' or 'auto' there ('float16' works "
+                'on CUDA)')
+        return dtype
     if device.type == 'cpu':
         fast = cpu_has_fast_bf16()
     elif device.type == 'cuda':
