@@ -20,7 +20,8 @@ from PIL import Image
 
 import nnclr_plugin  # noqa: F401  (registers the plugin's models)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
 BENCH = osp.join(REPO, 'configs', 'benchmarks')
 CLS_DIR = osp.join(BENCH, 'mmpretrain')
 DET_DIR = osp.join(BENCH, 'mmdetection')
