@@ -282,3 +282,14 @@ def state_of(runner) -> Dict[str, torch.Tensor]:
     """A detached copy of the Runner's model state (parameters, buffers)."""
     return {k: v.detach().clone()
             for k, v in unwrap(runner.model).state_dict().items()}
+
+
+def optimizer_groups(cfg: Config, model: torch.nn.Module) -> Dict[int, dict]:
+    """``id(param) -> param group`` of the optimiser ``cfg`` builds for
+    ``model``, as plain ``OptimWrapper`` (AMP needs CUDA)."""
+    from mmengine.optim import build_optim_wrapper
+    wrapper = copy.deepcopy(cfg.optim_wrapper)
+    wrapper.type = 'OptimWrapper'
+    wrapper.pop('loss_scale', None)
+    optimizer = build_optim_wrapper(model, wrapper).optimizer
+    return {id(p): g for g in optimizer.param_groups for p in g['params']}

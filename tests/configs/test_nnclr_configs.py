@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import load_config, parse_config_name
+from helpers import load_config, optimizer_groups, parse_config_name
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import nnclr_plugin  # noqa: F401  (registers NNCLR, NNCLRHead, ...)
@@ -230,11 +229,7 @@ def test_lars_param_groups(name):
     """No weight decay and no LARS adaptation for every BN param and bias."""
     cfg = load(name)
     model = build_model(cfg)
-    wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
-    wrapper_cfg.type = 'OptimWrapper'  # AmpOptimWrapper needs CUDA
-    wrapper_cfg.pop('loss_scale', None)
-    optimizer = build_optim_wrapper(model, wrapper_cfg).optimizer
-    group_of = {id(p): g for g in optimizer.param_groups for p in g['params']}
+    group_of = optimizer_groups(cfg, model)
     names = dict(model.named_parameters())
     assert 'backbone.layer1.0.downsample.1.weight' in names
     assert 'neck.bn2.weight' in names  # BN after the last projection fc

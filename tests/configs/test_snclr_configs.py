@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import load_config, parse_config_name
+from helpers import load_config, optimizer_groups, parse_config_name
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import nnclr_plugin  # noqa: F401  (registers SoftNeighborHead, the hook, ...)
@@ -132,11 +131,7 @@ def test_lars_excludes_bn_and_bias(name):
     """BN parameters and biases: no weight decay, no LARS adaptation."""
     cfg = load(name)
     model = build_model(cfg)
-    wrapper = copy.deepcopy(cfg.optim_wrapper)
-    wrapper.type = 'OptimWrapper'  # AmpOptimWrapper needs CUDA
-    wrapper.pop('loss_scale', None)
-    optimizer = build_optim_wrapper(model, wrapper).optimizer
-    group_of = {id(p): g for g in optimizer.param_groups for p in g['params']}
+    group_of = optimizer_groups(cfg, model)
     for pname, param in model.named_parameters():
         if not param.requires_grad:
             continue

@@ -178,18 +178,15 @@ def test_uneven_batches_are_refused_with_the_sampler_setting():
     assert 'round_up=True' in uneven_batch_problem(63, 2, 16, False, True)
 
 
-def test_one_row_last_batch_fails_at_start(tmp_path):
-    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), num_images=33,
-                          batch_size=16)
-    runner = Runner.from_cfg(cfg)
-    with pytest.raises(ValueError, match='last batch of every epoch holds 1'):
-        runner.train()
-
-
-def test_batch_size_one_fails_at_start_naming_the_key(tmp_path):
+@pytest.mark.parametrize('num_images, batch_size, match', [
+    (33, 16, 'last batch of every epoch holds 1'),
     # Before: PyTorch's BatchNorm error from inside the first forward pass.
-    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), num_images=8,
-                          batch_size=1)
+    (8, 1, 'train_dataloader.batch_size=1'),
+], ids=['one-row-last-batch', 'batch-size-one'])
+def test_one_row_batches_fail_at_start(tmp_path, num_images, batch_size,
+                                       match):
+    cfg = small_train_cfg(NNCLR_DEMO, str(tmp_path), num_images=num_images,
+                          batch_size=batch_size)
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(ValueError, match='train_dataloader.batch_size=1'):
+    with pytest.raises(ValueError, match=match):
         runner.train()

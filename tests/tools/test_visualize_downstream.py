@@ -1,6 +1,7 @@
 """Input checks of tools/analysis_tools/visualize_downstream.py (the
-pictures themselves are drawn in tests/configs/benchmarks/test_downstream_runs.py
-from the checkpoints those runs train)."""
+pictures themselves are drawn in
+tests/configs/benchmarks/test_downstream_runs.py from the checkpoints those
+runs train)."""
 import glob
 import os.path as osp
 

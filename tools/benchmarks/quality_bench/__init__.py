@@ -2,7 +2,8 @@
 buy. Run it with ``python tools/benchmarks/quality.py`` (see there).
 
 One concept per module; each imports only those above it in this list,
-so there is no cycle (``tests/tools/benchmarks/test_quality_benchmark.py`` checks):
+so there is no cycle (checked by
+``tests/tools/benchmarks/test_quality_benchmark.py``):
 
 * ``plan``: the campaign's runs, budgets and overrides (no I/O).
 * ``results``: the stored ``<key>.json`` of finished runs.
