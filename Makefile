@@ -56,6 +56,7 @@ gpu-wheels: setup
 gpu-check:
 	@PY=$(GPU_PY) bash scripts/gpu_setup.sh
 	@$(GPU_PY) tools/benchmarks/gpu_check.py --out-dir $${OUT:-work_dirs/gpu_check}
+	@$(GPU_PY) tools/benchmarks/data_throughput.py --out $${OUT:-work_dirs/gpu_check}/data_throughput.json
 
 clean:
 	rm -rf work_dirs .pytest_cache

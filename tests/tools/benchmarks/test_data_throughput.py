@@ -22,6 +22,15 @@ def test_quick_run_measures_both_loaders_and_the_device_stage(tmp_path):
     json.dumps(report)  # what --out would hold
 
 
+def test_device_agreement_compares_every_op():
+    # On a GPU machine: CUDA against the CPU; here the code path, which
+    # must find no difference between two runs on one device.
+    diffs = data_throughput.device_agreement('cpu', 'cpu', size=16)
+    assert set(diffs) == {'brightness', 'contrast', 'saturation', 'hue',
+                          'grayscale', 'blur', 'solarize'}
+    assert all(v == 0 for v in diffs.values())
+
+
 def test_render_states_the_goal_and_the_gpu_share():
     report = dict(
         command='python tools/benchmarks/data_throughput.py',
@@ -37,8 +46,10 @@ def test_render_states_the_goal_and_the_gpu_share():
     # 2000 ms x 2 threads / 256 images, against 6.0 - 2.0 ms in the loader.
     assert '15.6 ms per image and thread, where the loader spends 4.0 ms' \
         in text
-    report.update(gpu='A GPU', r50_step_ms=400.0, device_share=0.05)
+    report.update(gpu='A GPU', r50_step_ms=400.0, device_share=0.05,
+                  cuda_vs_cpu_levels=dict(blur=0.125, hue=0.0))
     report['device_ms']['cuda'] = 20.0
     text = data_throughput.render(report)
     assert '20.0 ms on A GPU, 5.0 % of a ResNet-50' in text
     assert 'goal <= 10 %: met' in text
+    assert 'in 0..255 levels: blur 0.125, hue 0.000.' in text
