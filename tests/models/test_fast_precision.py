@@ -282,3 +282,26 @@ def test_float16_on_a_cpu_without_it_is_a_clear_error():
         with pytest.raises(ValueError,
                            match="score_dtype='float16'.*'bfloat16'"):
             queue.nearest(torch.randn(4, 8))
+
+
+@pytest.mark.parametrize('k, block', [(1, None), (1, 4096), (30, 8192)])
+def test_certified_similarities_are_the_float32_bits(k, block):
+    """Resume is bit-exact only if both paths return the same bits:
+    AutoPause's counter is not checkpointed, so a resumed run may take the
+    reduced path where the uninterrupted one took float32."""
+    gen = torch.Generator().manual_seed(11)
+    bank = F.normalize(torch.randn(20000, 128, generator=gen), dim=1)
+    query = F.normalize(
+        bank[:512] + 0.05 * torch.randn(512, 128, generator=gen), dim=1)
+    ref_v, ref_i = topk_inner_product(query, bank, k, block)
+    vals, idx, redo = fp.topk_reduced_precision(query, bank, k, block,
+                                                torch.bfloat16)
+    assert redo == 0  # the certificate held: this is the reduced path
+    assert torch.equal(vals, ref_v)
+    # Rows whose score ties exactly with a neighbour in the list may come
+    # in another order (float32 topk leaves it open); all others match.
+    tied = torch.zeros_like(vals, dtype=torch.bool)
+    tied[:, 1:] |= vals[:, 1:] == vals[:, :-1]
+    tied[:, :-1] |= vals[:, :-1] == vals[:, 1:]
+    assert torch.equal(idx[~tied], ref_i[~tied])
+    assert torch.equal(idx.sort(dim=1).values, ref_i.sort(dim=1).values)
