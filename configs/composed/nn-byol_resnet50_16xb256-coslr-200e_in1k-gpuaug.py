@@ -9,20 +9,8 @@ _base_ = [
     '../_base_/datasets/imagenet_gpuaug.py',
 ]
 
-# The loader's share: BYOL's crop (bicubic, area 0.08-1), then a flip.
-crop_view = [
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        interpolation='bicubic',
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-]
+# The loader's share: the stock config's crop, then a flip.
 train_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='MultiView', num_views=2, transforms=[crop_view]),
-        dict(type='PackInputs'),
-    ]))
+    dataset=dict(pipeline={{_base_.gpuaug_byol_pipeline}}))
 
 data_preprocessor = {{_base_.gpuaug_data_preprocessor}}

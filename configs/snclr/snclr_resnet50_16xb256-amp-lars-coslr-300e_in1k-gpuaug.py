@@ -9,21 +9,8 @@ _base_ = [
     '../_base_/datasets/imagenet_gpuaug.py',
 ]
 
-# The loader's share: MoCo v3 ResNet-50's crop (bilinear, area 0.2-1), then a
-# flip.
-crop_view = [
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.2, 1.),
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-]
+# The loader's share: the stock config's crop, then a flip.
 train_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='MultiView', num_views=2, transforms=[crop_view]),
-        dict(type='PackInputs'),
-    ]))
+    dataset=dict(pipeline={{_base_.gpuaug_mocov3_pipeline}}))
 
 data_preprocessor = {{_base_.gpuaug_data_preprocessor}}

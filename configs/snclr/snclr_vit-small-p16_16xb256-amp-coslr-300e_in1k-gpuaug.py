@@ -2,27 +2,15 @@
 # and solarize made on the GPU (DeviceViewPreprocessor) instead of in the data
 # loader: the loader only decodes, crops and flips (CPU time per image of
 # both: docs/benchmarks.md, data throughput). Everything else, and the
-# augmentation recipe itself, is snclr_vit-
-# small-p16_16xb256-amp-coslr-300e_in1k.py's.
+# augmentation recipe itself, is
+# snclr_vit-small-p16_16xb256-amp-coslr-300e_in1k.py's.
 _base_ = [
     './snclr_vit-small-p16_16xb256-amp-coslr-300e_in1k.py',
     '../_base_/datasets/imagenet_gpuaug.py',
 ]
 
-# The loader's share: MoCo v3 ViT's crop (bilinear, area 0.08-1), then a flip.
-crop_view = [
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.08, 1.),
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-]
+# The loader's share: the stock config's crop, then a flip.
 train_dataloader = dict(
-    dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='MultiView', num_views=2, transforms=[crop_view]),
-        dict(type='PackInputs'),
-    ]))
+    dataset=dict(pipeline={{_base_.gpuaug_mocov3_vit_pipeline}}))
 
 data_preprocessor = {{_base_.gpuaug_data_preprocessor}}

@@ -1,6 +1,14 @@
 """Fixtures of the config tests (plain helpers: ``tests/helpers.py``)."""
+import os.path as osp
+import sys
+
 import pytest
 import torch
+
+# The downstream helpers (tests/configs/benchmarks/) also make the tiny
+# ImageNet the -gpuaug configs train on.
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'benchmarks'))
+from downstream_helpers import make_tiny_imagenet  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -16,3 +24,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='session')
+def tiny_imagenet(tmp_path_factory) -> str:
+    """ImageNet's layout and annotation lists with a few small JPEGs."""
+    return make_tiny_imagenet(str(tmp_path_factory.mktemp('imagenet')))

@@ -5,12 +5,10 @@ import copy
 import glob
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
-from PIL import Image
 
 import nnclr_plugin  # noqa: F401
 
@@ -18,7 +16,6 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 VARIANTS = sorted(glob.glob(osp.join(REPO, 'configs', '*', '*-gpuaug.py')))
 PHOTOMETRIC = ('RandomApply', 'ColorJitter', 'RandomGrayscale',
                'GaussianBlur', 'Solarize')
-WNID = 'n01440764'  # ImageNet class 0
 
 
 def stock_of(path: str) -> str:
@@ -115,23 +112,6 @@ def test_device_views_are_the_stock_photometric_ops(path):
     got = [{k: tuple(v) if isinstance(v, list) else v
             for k, v in view.items()} for view in pre.views]
     assert got == expected
-
-
-@pytest.fixture(scope='module')
-def tiny_imagenet(tmp_path_factory) -> str:
-    """Four JPEGs in ImageNet's layout, with mmpretrain's annotation list."""
-    root = tmp_path_factory.mktemp('imagenet')
-    (root / 'train' / WNID).mkdir(parents=True)
-    (root / 'meta').mkdir()
-    rng = np.random.RandomState(0)
-    lines = []
-    for i in range(4):
-        name = f'{WNID}_{i}.JPEG'
-        pixels = rng.randint(0, 256, (300, 400, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(root / 'train' / WNID / name)
-        lines.append(f'{WNID}/{name} 0')
-    (root / 'meta' / 'train.txt').write_text('\n'.join(lines) + '\n')
-    return str(root)
 
 
 @pytest.mark.parametrize('path', VARIANTS, ids=osp.basename)

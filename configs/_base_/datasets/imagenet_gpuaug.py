@@ -13,11 +13,12 @@
 # views) and NN-BYOL all use: view 1 always blurred and never solarised,
 # view 2 blurred with p = 0.1 and solarised with p = 0.2.
 #
-# A config uses it as `data_preprocessor = {{_base_.gpuaug_data_preprocessor}}`
-# (`_delete_`: nothing of the stock SelfSupDataPreprocessor stays) and sets
-# its loader pipeline to LoadImageFromFile, MultiView(num_views=2, [its
-# stock RandomResizedCrop, RandomFlip]), PackInputs.
-# Double underscore: shared here, not a key of the config.
+# A config uses `data_preprocessor = {{_base_.gpuaug_data_preprocessor}}`
+# (`_delete_`: nothing of the stock SelfSupDataPreprocessor stays) and the
+# loader pipeline with its stock config's crop: `gpuaug_byol_pipeline`
+# (BYOL: bicubic, area 0.08-1), `gpuaug_mocov3_pipeline` (MoCo v3 ResNet-50:
+# area 0.2-1) or `gpuaug_mocov3_vit_pipeline` (MoCo v3 ViT: area 0.08-1).
+# Double-underscore names are shared here, not keys of the config.
 __photometric = dict(
     jitter_prob=0.8,
     brightness=0.4,
@@ -39,3 +40,20 @@ gpuaug_data_preprocessor = dict(
         dict(**__photometric, blur_prob=0.1, solarize_prob=0.2),
     ])
 
+
+def __pipeline(**crop) -> list:
+    """Decode, then two views of the crop and a flip, packed as uint8."""
+    view = [
+        dict(type='RandomResizedCrop', scale=224, backend='pillow', **crop),
+        dict(type='RandomFlip', prob=0.5),
+    ]
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='MultiView', num_views=2, transforms=[view]),
+        dict(type='PackInputs'),
+    ]
+
+
+gpuaug_byol_pipeline = __pipeline(interpolation='bicubic')
+gpuaug_mocov3_pipeline = __pipeline(crop_ratio_range=(0.2, 1.))
+gpuaug_mocov3_vit_pipeline = __pipeline(crop_ratio_range=(0.08, 1.))

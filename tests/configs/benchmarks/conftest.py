@@ -13,7 +13,6 @@ from downstream_helpers import (
     REPO,
     extract,
     make_tiny_coco,
-    make_tiny_imagenet,
     nnclr_config,
     save_pretrain_checkpoint,
     small_support_set,
@@ -82,11 +81,6 @@ def vit_small_backbone(vit_small_pretrain, tmp_path_factory) -> str:
 def vit_base_backbone(vit_base_pretrain, tmp_path_factory) -> str:
     return extract(vit_base_pretrain,
                    str(tmp_path_factory.mktemp('backbone') / 'vit-b.pth'))
-
-
-@pytest.fixture(scope='session')
-def tiny_imagenet(tmp_path_factory) -> str:
-    return make_tiny_imagenet(str(tmp_path_factory.mktemp('imagenet')))
 
 
 @pytest.fixture(scope='session')
