@@ -11,6 +11,11 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PYTHON=${PYTHON:-python}
 
+# yapf (imported by mmengine) writes a cache file on its first import on a
+# machine, and can hand a rank that imports it at the same moment an empty
+# file; one import before the ranks start writes it.
+"$PYTHON" -c "import yapf" >/dev/null 2>&1 || true
+
 PYTHONPATH="$HERE/..":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
