@@ -1,4 +1,5 @@
 """The support set of NNCLR / candidate memory of SNCLR."""
+import functools
 from typing import Optional, Union
 
 import torch
@@ -8,6 +9,7 @@ from mmpretrain.registry import MODELS
 
 from ...utils.checks import check_bool, check_int
 from ..utils import gather_no_grad
+from ..utils.rounded_bank import RoundedBank
 from ..utils.score_dtype import AutoPause, check_lookup_options, lookup_topk
 from .neighbors import Neighbors
 from .support_set_step import META, SupportSetStep, complete_meta
@@ -79,8 +81,11 @@ class SupportSetQueue(BaseModule):
         for name in META:
             self.register_buffer(name,
                                  torch.full((size, ), -1, dtype=torch.long))
-        # Not checkpointed: the current training step's protocol.
+        # Not checkpointed: the current training step's protocol, and the
+        # queue's rows as a reduced-precision lookup scores them (made at
+        # its first such lookup, then re-rounded a batch at a time).
         self.step = SupportSetStep(self)
+        self.rounded = RoundedBank()
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
@@ -151,7 +156,9 @@ class SupportSetQueue(BaseModule):
                 'least one global batch')
         ptr = int(self.ptr)
         rows = (torch.arange(n, device=self.queue.device) + ptr) % self.size
+        was_current = self.rounded.is_current(self.queue)
         self.queue[rows] = feats.to(self.queue.dtype)
+        self.rounded.write(self.queue, rows, was_current)
         if self.track_labels:
             for name, values in meta.items():
                 getattr(self, name)[rows] = values.to(self.queue.device)
@@ -185,7 +192,8 @@ class SupportSetQueue(BaseModule):
         query = F.normalize(query.detach().to(self.queue.dtype), dim=1)
         bank = self.queue[:filled]
         best_sims, best_idx, self.relookup_share = lookup_topk(
-            query, bank, k, self.block_size, self.auto_pause(self.score_dtype))
+            query, bank, k, self.block_size, self.auto_pause(self.score_dtype),
+            rounded=functools.partial(self.rounded.get, self.queue))
         self.auto_pause.update(self.relookup_share)
         return Neighbors(bank[best_idx], best_idx, best_sims)
 

@@ -8,7 +8,7 @@ where the hardware runs it fast and the lookup is large enough to gain.
 """
 import contextlib
 import functools
-from typing import Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -131,7 +131,8 @@ class AutoPause:
 
 
 def lookup_topk(query: Tensor, bank: Tensor, k: int,
-                block_size: Union[int, str, None], score_dtype: str
+                block_size: Union[int, str, None], score_dtype: str,
+                rounded: Optional[Callable[[torch.dtype], tuple]] = None
                 ) -> Tuple[Tensor, Tensor, Optional[float]]:
     """The support-set lookup for a ``block_size`` and ``score_dtype``.
 
@@ -162,8 +163,9 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
         vals, idx = topk_inner_product(query, bank, k, block_size)
         return vals, idx, None
     with _float32_context(query.device):
-        vals, idx, redo = topk_reduced_precision(query, bank, k, block_size,
-                                                 dtype)
+        vals, idx, redo = topk_reduced_precision(
+            query, bank, k, block_size, dtype,
+            rounded=None if rounded is None else rounded(dtype))
     return vals, idx, redo / max(1, query.shape[0])
 
 
