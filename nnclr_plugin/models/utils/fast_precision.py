@@ -68,8 +68,8 @@ the lookup; two choices keep the rest small: the rounded rows and their
 norms are kept between lookups and re-rounded a batch at a time
 (:class:`~.rounded_bank.RoundedBank`), and each block's candidates are
 found through group maxima instead of a ``topk`` over the whole block
-(:func:`~.block_candidates.block_top`). Together: 60 -> 38 ms per lookup,
-2.1x the float32 lookup's speed there.
+(:func:`~.block_candidates.block_top`); ``docs/benchmarks.md`` has the
+lookup and step times this gives.
 
 The returned similarities are the float32 path's, bit for bit where the
 re-score GEMM rounds as the lookup's (MKL); the neighbours are the same
