@@ -192,9 +192,10 @@ def render(report: Dict) -> str:
             f'{r["full_extra_mib"]:.0f} MiB, of which {returned:.0f} MiB '
             f'are the returned neighbours: goal '
             f'{"met" if met else "NOT met"}.')
-    lines += ['', 'Both peaks include the `(B, k, d)` neighbour vectors the '
-              'lookup returns (last column); the rest is its working '
-              'memory.', '',
+    lines += ['', 'Each peak is one lookup\'s (the previous result is freed '
+              'first, as a training step frees the last step\'s). Both '
+              'include the `(B, k, d)` neighbour vectors the lookup returns '
+              '(last column); the rest is its working memory.', '',
               '| Q | B | k | full ms | blocked ms | blocked/full | '
               'full peak MiB | blocked peak MiB | same result | returned '
               'MiB |', '|---|---|---|---|---|---|---|---|---|---|']
@@ -227,7 +228,10 @@ def render_fast(report: Dict) -> List[str]:
         'neighbours (as a set) differ from the float32 lookup\'s, run in '
         'the same process (must be 0). The rows are random unit vectors: '
         'on real projections the bound is what decides how often float32 '
-        'is needed (see the docstring).', '',
+        'is needed (see the docstring). The reduced peak includes the '
+        'rounded queue the lookup keeps between calls (`Q x (d + 16)` in 16 '
+        f'bits: {GOAL["size"] * (report["dim"] + 16) * 2 / 2**20:.0f} MiB '
+        f'at Q = {GOAL["size"]:,}).', '',
         f'Goal at Q = {GOAL["size"]:,}, B = {GOAL["batch"]:,}: >= 1.8x the '
         f'blocked float32 lookup, peak growth <= {GOAL["max_extra_mib"]} '
         'MiB, no neighbour changed.', '']
@@ -317,8 +321,17 @@ def main() -> None:
                         help='print only; leave docs/ as it is')
     parser.add_argument('--update', action='store_true',
                         help='re-measure only the given points of --out')
+    parser.add_argument('--render', action='store_true',
+                        help='measure nothing: rewrite the docs section and '
+                        'plot from --out')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.render:
+        with open(args.out) as f:
+            report = json.load(f)
+        plot(report['rows'], osp.join(DOCS, 'benchmarks_lookup.png'))
+        print(write_section('lookup', render(report)))
+        return
     if args.child is not None:
         print(json.dumps(child(args.sizes[0], args.dim, args.batches[0],
                                args.ks[0], args.child, args.repeats,
