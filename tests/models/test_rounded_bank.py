@@ -72,6 +72,23 @@ def test_a_stale_copy_is_not_updated_row_by_row():
     assert torch.equal(ext[10, :8], bank[10].bfloat16())
 
 
+def test_an_inference_mode_queue_is_rounded_at_every_lookup():
+    """Inference tensors have no version counter: nothing is kept, and
+    the lookup is still the float32 one."""
+    with torch.inference_mode():
+        queue = SupportSetQueue(size=200, feat_dim=8, block_size=64,
+                                score_dtype='bfloat16')
+        queue.enqueue(torch.randn(150, 8))
+        query = torch.randn(5, 8)
+        nbrs = queue.nearest(query)
+        queue.enqueue(torch.randn(100, 8))
+        nbrs = queue.nearest(query)
+        exact = topk_inner_product(F.normalize(query),
+                                   queue.queue[:queue.filled], 1)
+    assert torch.equal(nbrs.indices, exact[1])
+    assert not queue.rounded.is_current(queue.queue)
+
+
 @pytest.mark.parametrize('ties', [False, True])
 def test_block_candidates_are_the_top_and_bound_the_rest(ties):
     """The grouped selection returns the top n values and a bound no

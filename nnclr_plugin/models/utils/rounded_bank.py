@@ -69,8 +69,14 @@ class RoundedBank:
 
     @staticmethod
     def _key_of(bank: Tensor, dtype: torch.dtype) -> tuple:
-        return (bank.data_ptr(), bank.device, tuple(bank.shape),
-                bank._version, dtype)
+        try:
+            version = bank._version
+        except RuntimeError:
+            # An inference-mode tensor has no version counter: a key that
+            # matches nothing, so its rows are rounded at every lookup.
+            version = object()
+        return (bank.data_ptr(), bank.device, tuple(bank.shape), version,
+                dtype)
 
     def get(self, bank: Tensor,
             dtype: torch.dtype) -> Tuple[Tensor, Tensor, Tensor]:
