@@ -118,25 +118,44 @@ def test_campaign_plan_covers_the_issue_and_has_no_duplicates():
 def test_budget_options_scale_the_schedule():
     options = plan.budget_options(2000)
     assert options['train_cfg.max_iters'] == 2000
-    assert options['param_scheduler.0.end'] == 200
-    assert options['param_scheduler.1.T_max'] == 1800
+    assert options['param_scheduler.LinearLR.end'] == 200
+    assert options['param_scheduler.CosineAnnealingLR.T_max'] == 1800
+    with pytest.raises(ValueError, match="'custom_hook' is not one of"):
+        plan.by_type('custom_hook', 'KNNEvalHook', 'interval')
 
 
 # ---------------------------------------------------------------- runner
-def test_hook_overrides_find_their_hook_by_type():
+def test_overrides_find_their_hook_and_scheduler_by_type():
     options = {plan.WARMUP: 0, 'model.head.k': 5,
-               plan.hook_option('KNNEvalHook', 'num_val'): 10}
-    assert runner.resolve_hooks(
-        options, ['SupportSetQueueHook', 'KNNEvalHook'], 'a.py') == {
-            'custom_hooks.0.warmup_iters': 0, 'model.head.k': 5,
-            'custom_hooks.1.num_val': 10}
-    assert runner.resolve_hooks(
-        options, ['KNNEvalHook', 'SupportSetQueueHook'], 'a.py') == {
-            'custom_hooks.1.warmup_iters': 0, 'model.head.k': 5,
-            'custom_hooks.0.num_val': 10}
-    with pytest.raises(ValueError, match='a.py has 0 hooks of type '
-                       'SupportSetQueueHook'):
-        runner.resolve_hooks(options, ['KNNEvalHook'], 'a.py')
+               plan.hook_option('KNNEvalHook', 'num_val'): 10,
+               'param_scheduler.CosineAnnealingLR.T_max': 90}
+    schedulers = ['LinearLR', 'CosineAnnealingLR']
+    types = dict(custom_hooks=['SupportSetQueueHook', 'KNNEvalHook'],
+                 param_scheduler=schedulers)
+    assert runner.resolve_types(options, types, 'a.py') == {
+        'custom_hooks.0.warmup_iters': 0, 'model.head.k': 5,
+        'custom_hooks.1.num_val': 10, 'param_scheduler.1.T_max': 90}
+    types = dict(custom_hooks=['KNNEvalHook', 'SupportSetQueueHook'],
+                 param_scheduler=schedulers[::-1])
+    assert runner.resolve_types(options, types, 'a.py') == {
+        'custom_hooks.1.warmup_iters': 0, 'model.head.k': 5,
+        'custom_hooks.0.num_val': 10, 'param_scheduler.0.T_max': 90}
+    with pytest.raises(ValueError, match='a.py has 0 entries of type '
+                       'SupportSetQueueHook in custom_hooks'):
+        runner.resolve_types(
+            options, dict(custom_hooks=['KNNEvalHook'],
+                          param_scheduler=schedulers), 'a.py')
+
+
+def test_train_command_sets_the_schedule_of_each_scheduler():
+    run = plan.campaign(['main'], [0])[0]
+    types = runner.entry_types(run['config'])['param_scheduler']
+    cmd = runner.train_command(run, '/tmp/w', quick=False)
+    linear, cosine = (types.index(t) for t in ('LinearLR',
+                                               'CosineAnnealingLR'))
+    warmup = int(round(plan.WARMUP_SHARE * run['iters']))
+    assert f'param_scheduler.{linear}.end={warmup}' in cmd
+    assert f'param_scheduler.{cosine}.T_max={run["iters"] - warmup}' in cmd
 
 
 @pytest.mark.parametrize('method', ['simclr', 'nnclr'])
@@ -145,7 +164,7 @@ def test_train_command_addresses_the_configs_own_hooks(method):
            if r['method'] == 'nnclr' and r['variant'] == 'warmup0'][0]
     run = dict(run, method=method, config=plan.BENCH.format(method),
                options={} if method == 'simclr' else run['options'])
-    types = runner.hook_types(run['config'])
+    types = runner.entry_types(run['config'])['custom_hooks']
     cmd = runner.train_command(run, '/tmp/w', quick=True)
     knn = types.index('KNNEvalHook')
     assert f'custom_hooks.{knn}.interval={BUDGET // 8}' in cmd

@@ -21,6 +21,7 @@ Groups of runs (``campaign``, in the order of ``GROUPS``):
 * ``snclr``: SNCLR variants (sharper / detached / learnable
   positiveness), seed 0.
 """
+import functools
 from typing import Callable, Dict, List, Optional
 
 BENCH = 'configs/bench/{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py'
@@ -35,24 +36,39 @@ GPU_FACTOR = 10
 SAME_TEMP = {'model.head.loss.temperature': 0.2}
 
 
-def hook_option(hook_type: str, option: str) -> str:
-    """The override key of ``option`` of the custom hook of ``hook_type``.
+# Config lists whose entries the plan addresses by type (see by_type).
+TYPED_LISTS = ('custom_hooks', 'param_scheduler')
 
-    Configs list their ``custom_hooks`` in an order the plan should not
-    depend on (SimCLR has no ``SupportSetQueueHook``, so its kNN hook is
-    the first); the runner turns ``custom_hooks.<type>.<option>`` into
-    mmengine's ``custom_hooks.<index>.<option>`` for each config.
+
+def by_type(list_key: str, entry_type: str, option: str) -> str:
+    """The override key of ``option`` of the entry of ``entry_type`` in a
+    config list (:data:`TYPED_LISTS`).
+
+    Configs order their ``custom_hooks`` and ``param_scheduler`` in ways
+    the plan should not depend on (SimCLR has no ``SupportSetQueueHook``,
+    so its kNN hook is the first); the runner turns
+    ``<list>.<type>.<option>`` into mmengine's ``<list>.<index>.<option>``
+    for each config.
 
     Args:
-        hook_type (str): The hook's registered type, e.g.
-            ``'SupportSetQueueHook'``.
-        option (str): A dotted key inside the hook's dict, e.g.
+        list_key (str): ``'custom_hooks'`` or ``'param_scheduler'``.
+        entry_type (str): The entry's registered type, e.g.
+            ``'SupportSetQueueHook'`` or ``'LinearLR'``.
+        option (str): A dotted key inside the entry, e.g.
             ``'warmup_iters'`` or ``'val_dataloader.dataset.indices'``.
 
     Returns:
         str: e.g. ``'custom_hooks.SupportSetQueueHook.warmup_iters'``.
     """
-    return f'custom_hooks.{hook_type}.{option}'
+    if list_key not in TYPED_LISTS:
+        raise ValueError(f'by_type: {list_key!r} is not one of '
+                         f'{TYPED_LISTS}')
+    return f'{list_key}.{entry_type}.{option}'
+
+
+def hook_option(hook_type: str, option: str) -> str:
+    """:func:`by_type` for ``custom_hooks``."""
+    return by_type('custom_hooks', hook_type, option)
 
 
 WARMUP = hook_option('SupportSetQueueHook', 'warmup_iters')
@@ -196,16 +212,19 @@ def with_budget(runs: List[Dict], iters: int) -> List[Dict]:
 def budget_options(iters: int) -> Dict:
     """Overrides that set the number of iterations and scale the warm-up.
 
-    ``param_scheduler`` is the bench configs' linear warm-up followed by
-    the cosine decay, in that order.
+    ``param_scheduler`` is the bench configs' linear warm-up and cosine
+    decay, each found by type.
     """
     warmup = int(round(WARMUP_SHARE * iters))
+    linear = functools.partial(by_type, 'param_scheduler', 'LinearLR')
+    cosine = functools.partial(by_type, 'param_scheduler',
+                               'CosineAnnealingLR')
     return {
         'train_cfg.max_iters': iters,
-        'param_scheduler.0.end': warmup,
-        'param_scheduler.1.begin': warmup,
-        'param_scheduler.1.T_max': iters - warmup,
-        'param_scheduler.1.end': iters,
+        linear('end'): warmup,
+        cosine('begin'): warmup,
+        cosine('T_max'): iters - warmup,
+        cosine('end'): iters,
         # Runs longer than the standard budget keep a checkpoint every
         # BUDGET / 2 iterations, so an interrupted one resumes (bit-exact)
         # in the next session instead of starting over.

@@ -15,7 +15,13 @@ import time
 from typing import Dict, List
 
 from ..benchmark_docs import REPO
-from .plan import WARMUP, WARMUP_SHARE, budget_options, hook_option
+from .plan import (
+    TYPED_LISTS,
+    WARMUP,
+    WARMUP_SHARE,
+    budget_options,
+    hook_option,
+)
 from .results import curve_of, keep_result
 
 # The support-set diagnostics and the loss, kept with each result.
@@ -25,40 +31,45 @@ SCALARS = [
     'support_set/candidate_label_agreement',
     'support_set/weighted_label_agreement', 'loss'
 ]
-_HOOKS: Dict[str, List[str]] = {}
+_TYPES: Dict[str, Dict[str, List[str]]] = {}
 
 
-def hook_types(config: str) -> List[str]:
-    """Types of a config's ``custom_hooks``, in order (read once)."""
-    if config not in _HOOKS:
+def entry_types(config: str) -> Dict[str, List[str]]:
+    """Types of the entries of a config's :data:`plan.TYPED_LISTS`, in
+    order (read once per config)."""
+    if config not in _TYPES:
         from mmengine.config import Config
         cfg = Config.fromfile(osp.join(REPO, config))
-        _HOOKS[config] = [h['type'] for h in cfg.get('custom_hooks', [])]
-    return _HOOKS[config]
+        _TYPES[config] = {key: [e['type'] for e in cfg.get(key, [])]
+                          for key in TYPED_LISTS}
+    return _TYPES[config]
 
 
-def resolve_hooks(options: Dict, types: List[str], config: str) -> Dict:
-    """Turn ``hook_option`` keys into mmengine's positional ones.
+def resolve_types(options: Dict, types: Dict[str, List[str]],
+                  config: str) -> Dict:
+    """Turn ``plan.by_type`` keys into mmengine's positional ones.
 
     Args:
-        options (dict): Overrides; keys made by ``plan.hook_option``
-            (``custom_hooks.<type>.<option>``) are resolved, others kept.
-        types (list[str]): The config's ``custom_hooks`` types, in order.
+        options (dict): Overrides; keys made by ``plan.by_type``
+            (``<list>.<type>.<option>``) are resolved, others kept.
+        types (dict): The config's entry types per list, in order
+            (:func:`entry_types`).
         config (str): The config's path, for the error message.
 
     Returns:
-        dict: The same overrides in the same order, hooks by index.
+        dict: The same overrides in the same order, entries by index.
     """
     resolved = {}
     for key, value in options.items():
         parts = key.split('.', 2)
-        if parts[0] == 'custom_hooks' and not parts[1].isdigit():
-            if types.count(parts[1]) != 1:
+        if parts[0] in TYPED_LISTS and not parts[1].isdigit():
+            listed = types.get(parts[0], [])
+            if listed.count(parts[1]) != 1:
                 raise ValueError(
-                    f'{key}: {config} has {types.count(parts[1])} hooks of '
-                    f'type {parts[1]} in custom_hooks (types: {types}); '
+                    f'{key}: {config} has {listed.count(parts[1])} entries '
+                    f'of type {parts[1]} in {parts[0]} (types: {listed}); '
                     'an override by type needs exactly one')
-            key = f'custom_hooks.{types.index(parts[1])}.{parts[2]}'
+            key = f'{parts[0]}.{listed.index(parts[1])}.{parts[2]}'
         resolved[key] = value
     return resolved
 
@@ -74,10 +85,10 @@ def train_command(run: Dict, work_dir: str, quick: bool) -> List[str]:
     Returns:
         list[str]: The command, ``sys.executable`` first.
     """
-    types = hook_types(run['config'])
+    types = entry_types(run['config'])
     options = budget_options(run['iters'])
     options['randomness.seed'] = run['seed']
-    if 'SupportSetQueueHook' in types:
+    if 'SupportSetQueueHook' in types['custom_hooks']:
         options[WARMUP] = int(round(WARMUP_SHARE * run['iters']))
     # Eight points on the kNN curve, whatever the budget.
     options[hook_option('KNNEvalHook', 'interval')] = max(
@@ -90,7 +101,7 @@ def train_command(run: Dict, work_dir: str, quick: bool) -> List[str]:
             options[hook_option('KNNEvalHook', option)] = value
         options['train_dataloader.dataset.indices'] = 10000
     options.update(run['options'])
-    options = resolve_hooks(options, types, run['config'])
+    options = resolve_types(options, types, run['config'])
     cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'),
            osp.join(REPO, run['config']), '--work-dir', work_dir]
     return cmd + ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
