@@ -142,11 +142,12 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
     gen = torch.Generator().manual_seed(0)
     bank = torch.randn(rows, dim, generator=gen)
     query = torch.randn(batch, dim, generator=gen).to(device)
-    results = []
+    results, exact = [], {}
     # The full matrix and fixed blocks in float32 (the exact reference),
     # then the defaults: 'auto' blocks (sized by device and dtype) with
     # 'auto' scores (bfloat16 where the device has it, exact by its
-    # float32 certificate).
+    # float32 certificate: `float32 redo` is the share of queries it could
+    # not certify, `changed` those whose neighbours differ from float32's).
     for block, dtype in ((None, 'float32'), (8192, 'float32'),
                          ('auto', 'auto')):
         queue = SupportSetQueue(rows, dim, block_size=block,
@@ -160,9 +161,17 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
                              repeats)
             extra = (torch.cuda.max_memory_allocated() - base) / 2**20 \
                 if device.startswith('cuda') else None
-            results.append(dict(rows=rows, batch=batch, dim=dim, k=k,
-                                block_size=block, score_dtype=dtype, ms=ms,
-                                extra_mib=extra))
+            row = dict(rows=rows, batch=batch, dim=dim, k=k,
+                       block_size=block, score_dtype=dtype, ms=ms,
+                       extra_mib=extra)
+            found = queue.nearest(query, k).indices.sort(dim=1).values
+            if block is None:
+                exact[k] = found
+            else:
+                row.update(relookup_share=queue.relookup_share,
+                           changed_share=float(
+                               (found != exact[k]).any(dim=1).float().mean()))
+            results.append(row)
     return results
 
 
@@ -272,8 +281,8 @@ def to_markdown(report: Dict) -> str:
               'Blocked rows also give time and extra memory as a ratio to '
               'the full score matrix of the same k.', '',
               '| Q | B | d | k | block | scores | ms | extra MiB | '
-              'time / full | memory / full |',
-              '|---|---|---|---|---|---|---|---|---|---|']
+              'time / full | memory / full | float32 redo | changed |',
+              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     full = {r['k']: r for r in report['lookup'] if r['block_size'] is None}
     for row in report['lookup']:
         ref = full.get(row['k'])
@@ -282,6 +291,9 @@ def to_markdown(report: Dict) -> str:
             ratios[0] = f'{row["ms"] / ref["ms"]:.2f}'
             if row['extra_mib'] is not None and ref['extra_mib']:
                 ratios[1] = f'{row["extra_mib"] / ref["extra_mib"]:.2f}'
+        redo, changed = row.get('relookup_share'), row.get('changed_share')
+        ratios += ['—' if redo is None else f'{redo:.1%}',
+                   '—' if changed is None else f'{changed:.1%}']
         lines.append(f'| {row["rows"]} | {row["batch"]} | {row["dim"]} | '
                      f'{row["k"]} | {row["block_size"]} | '
                      f'{row.get("score_dtype", "float32")} | '

@@ -58,6 +58,9 @@ def test_cpu_run_of_small_models_writes_a_passing_report(tmp_path):
             for r in report['lookup']} == {
         (1, None, 'float32'), (30, None, 'float32'), (1, 8192, 'float32'),
         (30, 8192, 'float32'), (1, 'auto', 'auto'), (30, 'auto', 'auto')}
+    # Every blocked / 'auto' lookup found the full matrix's neighbours.
+    assert [r['changed_share'] for r in report['lookup']
+            if r['block_size'] is not None] == [0.0] * 4
     assert (tmp_path / 'gpu_check.md').read_text().startswith('### GPU check')
     # A run fetched from the device machine goes into the benchmark page.
     docs = tmp_path / 'docs'
