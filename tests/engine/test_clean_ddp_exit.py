@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import socket
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -24,7 +25,6 @@ def free_port() -> int:
 @pytest.mark.parametrize('run', range(RUNS))
 def test_two_process_run_exits_cleanly_with_its_final_checkpoint(
         tmp_path, run):
-    import sys
     work = str(tmp_path / 'work')
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
                OMP_NUM_THREADS='1')
@@ -46,3 +46,32 @@ def test_two_process_run_exits_cleanly_with_its_final_checkpoint(
     final = torch.load(osp.join(work, 'iter_4.pth'), map_location='cpu',
                        weights_only=False)
     assert final['meta']['iter'] == 4
+
+
+def test_finish_distributed_ends_the_process_after_exit_handlers(tmp_path):
+    """The end of a distributed run: exit handlers run and output is
+    flushed (logs, files), then the process ends with code 0 before the
+    interpreter's own teardown, where gloo's threads could abort it."""
+    marker = tmp_path / 'handler_ran'
+    code = f'''
+import atexit, os, sys
+import torch.distributed as dist
+from nnclr_plugin.utils.dist import finish_distributed
+os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='{free_port()}')
+dist.init_process_group('gloo', rank=0, world_size=1)
+atexit.register(lambda: open({str(marker)!r}, 'w').write('ok'))
+sys.stdout.write('unflushed line')
+finish_distributed()
+print('after finish_distributed')
+'''
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == 'unflushed line'
+    assert marker.read_text() == 'ok'
+    # Outside a process group it returns, so single-process tools go on.
+    code = ('from nnclr_plugin.utils.dist import finish_distributed\n'
+            'finish_distributed()\nprint("returned")\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == 'returned\n'
