@@ -10,6 +10,7 @@ with CUDA it does nothing, so GPU runs are untouched.
 import atexit
 import os
 import sys
+import threading
 
 import torch
 import torch.distributed as torch_dist
@@ -97,14 +98,19 @@ def finish_distributed() -> None:
     torchrun kills the rest, rank 0 in the middle of its last checkpoint.
     Even after the teardown the same abort hit 1 two-process run in 24
     (two runs sharing 2 cores) while the interpreter exited, so the process
-    ends here: Python's exit handlers run (logs flushed, files closed),
-    the C++ static destructors that abort do not. A no-op outside a
-    process group.
+    ends here: Python's threads are joined and its exit handlers run (logs
+    flushed, files closed), the C++ static destructors that abort do not.
+    A no-op outside a process group.
     """
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return
     torch_dist.barrier()
     torch_dist.destroy_process_group()
+    # What the interpreter's exit would do first: wait for non-daemon
+    # Python threads (an uploader, a logger backend), then the handlers.
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

@@ -49,9 +49,10 @@ def test_two_process_run_exits_cleanly_with_its_final_checkpoint(
 
 
 def test_finish_distributed_ends_the_process_after_exit_handlers(tmp_path):
-    """The end of a distributed run: exit handlers run and output is
-    flushed (logs, files), then the process ends with code 0 before the
-    interpreter's own teardown, where gloo's threads could abort it."""
+    """The end of a distributed run: Python threads are joined, exit
+    handlers run and output is flushed (logs, files), then the process
+    ends with code 0 before the interpreter's own teardown, where gloo's
+    threads could abort it."""
     marker = tmp_path / 'handler_ran'
     code = f'''
 import atexit, os, sys
@@ -59,7 +60,12 @@ import torch.distributed as dist
 from nnclr_plugin.utils.dist import finish_distributed
 os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT='{free_port()}')
 dist.init_process_group('gloo', rank=0, world_size=1)
-atexit.register(lambda: open({str(marker)!r}, 'w').write('ok'))
+import threading, time
+def late_writer():  # a non-daemon thread still writing: waited for
+    time.sleep(0.5)
+    open({str(marker)!r}, 'w').write('thread ')
+threading.Thread(target=late_writer).start()
+atexit.register(lambda: open({str(marker)!r}, 'a').write('ok'))
 sys.stdout.write('unflushed line')
 finish_distributed()
 print('after finish_distributed')
@@ -68,7 +74,7 @@ print('after finish_distributed')
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == 'unflushed line'
-    assert marker.read_text() == 'ok'
+    assert marker.read_text() == 'thread ok'
     # Outside a process group it returns, so single-process tools go on.
     code = ('from nnclr_plugin.utils.dist import finish_distributed\n'
             'finish_distributed()\nprint("returned")\n')
