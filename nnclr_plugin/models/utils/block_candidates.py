@@ -5,7 +5,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from .cosine_topk import TOPK_ROWS
+from .cosine_topk import topk_rows
 
 
 def merge_candidates(vals: Tensor, errs: Tensor, cols: Tensor,
@@ -21,14 +21,6 @@ def merge_candidates(vals: Tensor, errs: Tensor, cols: Tensor,
     order = order[:, :r]
     return (vals.gather(1, order), errs.gather(1, order),
             cols.gather(1, order), bound)
-
-
-def topk_rows(scores: Tensor, n: int) -> Tuple[Tensor, Tensor]:
-    """``topk`` of a few query rows at a time: it copies what it sorts,
-    and the copies stay small next to the block of scores."""
-    top = [part.topk(min(n, scores.shape[1]), dim=1)
-           for part in scores.split(TOPK_ROWS)]
-    return torch.cat([v for v, _ in top]), torch.cat([i for _, i in top])
 
 
 def block_top(scores: Tensor, n: int,

@@ -73,12 +73,8 @@ def topk_inner_product(query: Tensor,
                 best = torch.where(better, vals, best)
                 best_idx = torch.where(better, idx, best_idx)
         else:
-            # topk copies what it sorts: a few query rows at a time keep
-            # that copy small next to the block of scores.
-            top = [part.topk(min(k, rows.shape[0]), dim=1)
-                   for part in scores.split(TOPK_ROWS)]
-            vals = torch.cat([v for v, _ in top])
-            idx = torch.cat([i for _, i in top]) + start
+            vals, idx = topk_rows(scores, k)
+            idx += start
             if best is not None:
                 # A running merge keeps only B x k candidates alive.
                 vals = torch.cat([best, vals], dim=1)
@@ -87,6 +83,15 @@ def topk_inner_product(query: Tensor,
                 idx = idx.gather(1, order)
             best, best_idx = vals, idx
     return best, best_idx
+
+
+def topk_rows(scores: Tensor, n: int) -> Tuple[Tensor, Tensor]:
+    """``topk`` (``n``, at most all columns) of each row of ``scores``, a
+    few rows at a time: topk copies what it sorts, and the copies stay
+    small next to the block of scores."""
+    top = [part.topk(min(n, scores.shape[1]), dim=1)
+           for part in scores.split(TOPK_ROWS)]
+    return torch.cat([v for v, _ in top]), torch.cat([i for _, i in top])
 
 
 def auto_block_size(query: torch.Tensor, k: int = 1,
