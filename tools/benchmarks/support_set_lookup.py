@@ -301,6 +301,13 @@ def plot(rows: List[Dict], path: str) -> None:
     plt.close(fig)
 
 
+def write_docs(report: Dict) -> str:
+    """The plot and the ``lookup`` section of the docs from ``report``;
+    returns the page written."""
+    plot(report['rows'], osp.join(DOCS, 'benchmarks_lookup.png'))
+    return write_section('lookup', render(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', type=int, nargs='+',
@@ -329,8 +336,7 @@ def main() -> None:
     if args.render:
         with open(args.out) as f:
             report = json.load(f)
-        plot(report['rows'], osp.join(DOCS, 'benchmarks_lookup.png'))
-        print(write_section('lookup', render(report)))
+        print(write_docs(report))
         return
     if args.child is not None:
         print(json.dumps(child(args.sizes[0], args.dim, args.batches[0],
@@ -382,8 +388,7 @@ def main() -> None:
     if args.no_docs:
         return
     write_json(args.out, report)
-    plot(rows, osp.join(DOCS, 'benchmarks_lookup.png'))
-    print('wrote', args.out, write_section('lookup', render(report)))
+    print('wrote', args.out, write_docs(report))
 
 
 if __name__ == '__main__':
