@@ -189,6 +189,7 @@ def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
     assert sd.resolve_score_dtype('auto', 'cpu') == torch.float32
     assert sd.resolve_score_dtype('float16', 'cuda') == torch.float16
     assert sd.resolve_score_dtype('float32', 'cpu') == torch.float32
+    monkeypatch.setattr(sd, 'AUTO_MIN_ROWS', 2048)  # a small test bank
     queue = SupportSetQueue(size=2048, feat_dim=8)
     assert queue.score_dtype == 'auto'  # the default
     queue.enqueue(torch.randn(2048, 8))
@@ -197,8 +198,12 @@ def test_auto_picks_the_fast_type_only_with_the_hardware(monkeypatch):
     monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: True)
     queue.nearest(torch.randn(2048, 8))
     assert queue.relookup_share is not None  # scored in bfloat16
-    # Small lookups stay in float32 (not worth the set-up).
+    # Small lookups stay in float32 (not worth the set-up): few queries,
+    # or a bank of fewer rows.
     queue.nearest(torch.randn(4, 8))
+    assert queue.relookup_share is None
+    monkeypatch.setattr(sd, 'AUTO_MIN_ROWS', 2049)
+    queue.nearest(torch.randn(2048, 8))
     assert queue.relookup_share is None
 
 
@@ -252,6 +257,7 @@ def test_auto_pauses_where_float32_redoes_most_queries(monkeypatch):
     after one lookup that float32 mostly redid, it skips the 16-bit pass
     for the next AutoPause.PAUSE lookups."""
     monkeypatch.setattr(sd, 'cpu_has_fast_bf16', lambda: True)
+    monkeypatch.setattr(sd, 'AUTO_MIN_ROWS', 4096)  # a small test bank
     gen = torch.Generator().manual_seed(7)
     centre = F.normalize(torch.randn(1, 32, generator=gen), dim=1)
     queue = SupportSetQueue(size=4096, feat_dim=32, block_size=512)
@@ -305,3 +311,37 @@ def test_certified_similarities_are_the_float32_bits(k, block):
     tied[:, :-1] |= vals[:, :-1] == vals[:, 1:]
     assert torch.equal(idx[~tied], ref_i[~tied])
     assert torch.equal(idx.sort(dim=1).values, ref_i.sort(dim=1).values)
+
+
+@pytest.mark.parametrize('config', ['nnclr', 'snclr'])
+def test_training_with_bf16_scores_equals_float32_training(config, tmp_path):
+    """Whole runs through the Runner: scoring the support set in bfloat16
+    changes no neighbour, so every loss and every weight is the float32
+    run's, bit for bit (SNCLR: k = 30, a memory larger than its r = 61)."""
+    from helpers import NNCLR_DEMO, SNCLR_DEMO, state_of, unwrap
+    from helpers import loss_history, small_train_cfg
+    from mmengine.runner import Runner
+    runs = {}
+    for dtype in ('float32', 'bfloat16'):
+        cfg = small_train_cfg(
+            dict(nnclr=NNCLR_DEMO, snclr=SNCLR_DEMO)[config],
+            osp.join(str(tmp_path), dtype), max_iters=6, batch_size=32,
+            num_images=192, queue_size=160)
+        cfg.model.head.queue.score_dtype = dtype
+        cfg.custom_hooks = [dict(type='SupportSetQueueHook',
+                                 warmup_iters=0)]
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        relookups = runner.message_hub.log_scalars.get(
+            'train/support_set/float32_relookup')
+        runs[dtype] = (loss_history(runner), state_of(runner), relookups)
+        assert unwrap(runner.model).head.queue.filled == 160
+    (loss32, state32, none), (loss16, state16, relookups) = runs.values()
+    assert none is None  # the float32 run never took the reduced path
+    # ... and the bfloat16 run did, from the step whose bank is larger
+    # than its r candidates.
+    assert relookups is not None and len(relookups.data[0]) >= 3
+    assert torch.equal(loss32, loss16)
+    assert state32.keys() == state16.keys()
+    for key, value in state32.items():
+        assert torch.equal(value, state16[key]), key

@@ -30,6 +30,13 @@ too. The synthetic images are noise and the networks untrained: their
 projections crowd together (SNCLR's keys more so), a hard case for the
 reduced scores, which ``auto`` answers by pausing them.
 
+``--checkpoint CASE=PATH`` times a bench-scale case from a training state
+instead: A's weights, optimiser state and full support set from a
+checkpoint of its bench config trained at the case's memory size, and
+real Fashion-MNIST training images for both models. This is the state a
+lookup spends most of a run in (the float32 re-lookups a real run needed
+are in its log, ``support_set/float32_relookup``).
+
 Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
 ``docs/benchmarks.md``.
 
@@ -41,6 +48,9 @@ Examples::
         --scales bench --no-docs
     python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
         snclr:mocov3@128000 --score-dtypes bfloat16 --update
+    python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \
+        --scales bench --score-dtypes float32 auto --update \
+        --checkpoint nnclr:simclr@98304=work_dirs/nnclr_98304/iter_500.pth
 """
 import argparse
 import json
@@ -53,17 +63,19 @@ from typing import Callable, Dict, List, Optional
 import torch
 from benchmark_docs import DOCS, REPO, machine_kind, write_section
 from mmengine.config import Config
+from mmengine.dataset import default_collate
 from mmengine.dist import get_world_size
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 
 from nnclr_plugin.engine.hooks import find_queues
 from nnclr_plugin.evaluation import write_json
+from nnclr_plugin.utils.checkpoint_files import read_checkpoint
 
 BENCH = osp.join(REPO, 'configs', 'bench',
                  '{}_resnet18-c16_1xb256-coslr-1000it_fashion-mnist.py')
@@ -111,8 +123,10 @@ class Trainer:
     """
 
     def __init__(self, algo: str, scale: str, memory: int,
-                 score_dtype: str = 'float32') -> None:
+                 score_dtype: str = 'float32',
+                 checkpoint: Optional[str] = None) -> None:
         cfg = Config.fromfile(BENCH.format(algo))
+        self.cfg = cfg
         if cfg.get('custom_imports'):
             import_modules_from_strings(**cfg.custom_imports)
         model = cfg.model.to_dict()
@@ -133,7 +147,9 @@ class Trainer:
         self.model = revert_sync_batchnorm(MODELS.build(model)).train()
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.queues = [q for _, q in find_queues(self.model)]
-        for queue in self.queues:
+        if checkpoint is not None:
+            self._load(checkpoint, algo, memory)
+        for queue in self.queues if checkpoint is None else []:
             # Each rank's rows are gathered: fill with world-size chunks.
             chunk = max(1, min(8192, queue.size) // get_world_size())
             for _ in range(-(-queue.size // (chunk * get_world_size()))):
@@ -152,6 +168,21 @@ class Trainer:
         memory_bank = getattr(self.model, 'memory', None)
         if memory_bank is not None:  # lightly's lookup + update
             memory_bank.forward = self._timed('lookup', memory_bank.forward)
+
+    def _load(self, path: str, algo: str, memory: int) -> None:
+        """Weights, optimiser state (lr, momenta) and support set of a
+        training run of the same bench config at this memory size."""
+        state = read_checkpoint(path, f'step_time.py --checkpoint {algo}')
+        sizes = [v.shape[0] for k, v in state['state_dict'].items()
+                 if k.endswith('queue.queue')]
+        if sizes != [memory] * len(self.queues):
+            raise ValueError(
+                f'--checkpoint {path}: its support sets hold {sizes} rows, '
+                f'the case asks for {memory}; train configs/bench/{algo}_* '
+                f'with --cfg-options model.head.queue.size={memory}')
+        self.model.load_state_dict(state['state_dict'])
+        self.optim.load_state_dict(state['optimizer'])
+        self.iteration = state['meta'].get('iter')
 
     def _timed(self, name: str, fn: Callable) -> Callable:
 
@@ -187,18 +218,39 @@ def synthetic_batches(scale: str, n: int) -> List[dict]:
     return batches
 
 
+def real_batches(cfg: Config, n: int) -> List[dict]:
+    """``n`` batches of Fashion-MNIST training images (the bench config's
+    dataset and collate), in a seeded order."""
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = cfg.train_dataloader.batch_size
+    order = torch.randperm(len(dataset),
+                           generator=torch.Generator().manual_seed(0))
+    return [default_collate([dataset[int(i)]
+                             for i in order[j * batch:(j + 1) * batch]])
+            for j in range(n)]
+
+
 def time_case(case: str, scale: str, steps: int, repeats: int,
-              warmup: int, score_dtype: str = 'float32') -> Dict:
-    """Median step times of a pair, their ratio and the NN shares."""
+              warmup: int, score_dtype: str = 'float32',
+              checkpoint: Optional[str] = None) -> Dict:
+    """Median step times of a pair, their ratio and the NN shares.
+
+    With ``checkpoint`` (bench scale only), A starts from that training
+    state and both models get real Fashion-MNIST images; else both are
+    untrained and get noise images.
+    """
     pair, memory = case.split('@')
     a, b = pair.split(':')
-    trainers = {name: Trainer(name, scale, int(memory), score_dtype)
+    trainers = {name: Trainer(name, scale, int(memory), score_dtype,
+                              checkpoint if name == a else None)
                 for name in (a, b)}
     # Every step its own images: a support set never holds the same image
     # twice in real runs (98,304 rows of 1.28M images), and repeated images
     # would fill it with near-copies that no reduced-precision score can
     # separate.
-    batches = synthetic_batches(scale, warmup + repeats * steps)
+    batches = synthetic_batches(scale, warmup + repeats * steps) \
+        if checkpoint is None else \
+        real_batches(trainers[a].cfg, warmup + repeats * steps)
     for trainer in trainers.values():
         for i in range(warmup):
             trainer.step(batches[i])
@@ -224,6 +276,9 @@ def time_case(case: str, scale: str, steps: int, repeats: int,
         b_lookup_share=trainers[b].timers['lookup'] / total[b],
         b_loss_share=trainers[b].timers['loss'] / total[b],
         score_dtype=score_dtype,
+        state=('untrained' if checkpoint is None else
+               f'trained (iter {trainers[a].iteration})'),
+        checkpoint=checkpoint,
         relookup_share=(statistics.mean(trainers[a].relookup)
                         if trainers[a].relookup else None))
 
@@ -232,13 +287,22 @@ def render(report: Dict) -> str:
     lines = [
         '## Training step time at paper-size support sets', '',
         f'Machine: {report["machine"]}. Median of {report["repeats"]} x '
-        f'{report["steps"]} steps per model, the pair alternated; synthetic '
-        'batches, views made in the step; support sets filled before '
-        'timing. `support set` and `loss` are the shares of the step spent '
-        'in the support-set search + enqueue and in the loss module\'s '
-        'forward (its backward is in the rest of the step); A/B also '
-        'counts the other differences of the pair (NNCLR\'s predictor and '
-        '3-layer projector). Command: '
+        f'{report["steps"]} steps per model, the pair alternated; views '
+        'made in the step. State `untrained`: both networks at their '
+        'initialisation, noise images, support sets filled with random '
+        'unit rows before timing (the float32 lookup\'s cost does not '
+        'depend on the rows; the reduced-precision lookup\'s does: '
+        'untrained projections crowd). State `trained`: A starts from the '
+        'weights, optimiser state and full support set of a checkpoint of '
+        'its bench config trained at that memory size (`tools/train.py '
+        'configs/bench/<A>_... --cfg-options model.head.queue.size=<memory>`'
+        '; the file in the row\'s `checkpoint`), and both models get '
+        'Fashion-MNIST training images, as in training. `support set` and '
+        '`loss` are the shares of the step spent in the support-set '
+        'search + enqueue and in the loss module\'s forward (its backward '
+        'is in the rest of the step); A/B also counts the other '
+        'differences of the pair (NNCLR\'s predictor and 3-layer '
+        'projector). Command: '
         f'`{report["command"]}`.', '',
         f'Goal: NN overhead (the support-set share of the NNCLR step) <= '
         f'{GOAL_SHARE:.0%} at the paper sizes; ours >= 1.0x lightly\'s '
@@ -250,9 +314,9 @@ def render(report: Dict) -> str:
         'mostly redid); '
         'the issue-27 goal for them: NNCLR / SimCLR <= 1.12 at 98,304 rows.',
         '',
-        '| model | A / B | memory | lookup | A ms | B ms | A/B | A support '
-        'set | A loss | B loss | goal |',
-        '|---|---|---|---|---|---|---|---|---|---|---|']
+        '| model | A / B | memory | state | lookup | A ms | B ms | A/B | '
+        'A support set | A loss | B loss | goal |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in report['rows']:
         goal = '—'
         dtype = r.get('score_dtype', 'float32')
@@ -267,7 +331,8 @@ def render(report: Dict) -> str:
             goal = 'met (>= 1.0x)' if r['ratio'] <= 1.0 else 'NOT met'
         lines.append(
             f'| {r["scale"]} ({r["image"]} px, batch {r["batch"]}) | '
-            f'{r["a"]} / {r["b"]} | {r["memory"]:,} | {dtype} | '
+            f'{r["a"]} / {r["b"]} | {r["memory"]:,} | '
+            f'{r.get("state", "untrained")} | {dtype} | '
             f'{r["a_ms"]:.0f} | {r["b_ms"]:.0f} | {r["ratio"]:.3f} | '
             f'{r["lookup_share"]:.1%} | {r["loss_share"]:.1%} | '
             f'{r["b_loss_share"]:.1%} | {goal} |')
@@ -289,6 +354,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         choices=['float32', 'bfloat16', 'float16', 'auto'],
                         help='SupportSetQueue score_dtype values to time '
                         '(each case once per value)')
+    parser.add_argument(
+        '--checkpoint', nargs='+', default=[], metavar='CASE=PATH',
+        help='time CASE (bench scale) from the weights, optimiser state '
+        'and support set of PATH, a checkpoint of A\'s bench config '
+        'trained at that memory size, on Fashion-MNIST images')
     parser.add_argument('--out', default=osp.join(DOCS, 'results', 'speed',
                                                   'step_time.json'))
     parser.add_argument('--no-docs', action='store_true',
@@ -297,18 +367,27 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help='re-measure only the given cases and scales of '
                         '--out, keep its other rows')
     args = parser.parse_args(argv)
+    checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
+    unknown = set(checkpoints) - set(args.cases)
+    if unknown:
+        parser.error(f'--checkpoint for {sorted(unknown)}, which --cases '
+                     'does not time')
     init_default_scope('mmpretrain')
     MMLogger.get_current_instance().setLevel('WARNING')  # no paramwise dump
     import nnclr_plugin  # noqa: F401  (registers the components)
+
+    def trained(case: str, scale: str) -> bool:
+        return scale == 'bench' and case in checkpoints
+
     rows, command = [], ' '.join([COMMAND] + sys.argv[1:])
     if args.update and osp.isfile(args.out):
         with open(args.out) as f:
             old = json.load(f)
-        redo = {(c, s, d) for c in args.cases for s in args.scales
-                for d in args.score_dtypes}
+        redo = {(c, s, d, trained(c, s)) for c in args.cases
+                for s in args.scales for d in args.score_dtypes}
         rows = [r for r in old['rows']
-                if (r['case'], r['scale'], r.get('score_dtype', 'float32'))
-                not in redo]
+                if (r['case'], r['scale'], r.get('score_dtype', 'float32'),
+                    r.get('state', 'untrained') != 'untrained') not in redo]
         # A repeated command replaces its earlier mention.
         previous = [c for c in old['command'].split(', then ')
                     if c != command]
@@ -317,7 +396,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         for case in args.cases:
             for dtype in args.score_dtypes:
                 r = time_case(case, scale, args.steps, args.repeats,
-                              args.warmup, dtype)
+                              args.warmup, dtype,
+                              checkpoints.get(case) if trained(case, scale)
+                              else None)
                 rows.append(r)
                 print(f'{scale:>5} {case:>26} {dtype:>8}: {r["a"]} '
                       f'{r["a_ms"]:.0f} ms, {r["b"]} {r["b_ms"]:.0f} ms, '
@@ -333,6 +414,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     rows.sort(key=lambda r: (order.index((r['case'], r['scale']))
                              if (r['case'], r['scale']) in order
                              else len(order),
+                             r.get('state', 'untrained') != 'untrained',
                              r.get('score_dtype', 'float32') != 'float32'))
     report = dict(command=command,
                   machine=machine_kind(), steps=args.steps,

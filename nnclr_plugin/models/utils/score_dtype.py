@@ -17,9 +17,13 @@ from .cosine_topk import auto_block_size, topk_inner_product
 from .fast_precision import topk_reduced_precision
 
 SCORE_DTYPES = ('float32', 'bfloat16', 'float16', 'auto')
-# 'auto' scores in 16 bits from this many query x row scores (B x N) on:
-# below, the float32 lookup's few milliseconds are not worth the set-up.
+# 'auto' scores in 16 bits from this many query x row scores (B x N) and
+# bank rows on: below, the float32 lookup's few milliseconds are not worth
+# the set-up. docs/benchmarks.md, bfloat16 on this project's CPUs: 0.63x-
+# 1.35x float32's speed at 4,096 rows, 1.29x-3.06x from 16,384 rows on
+# (B = 256 to 4,096).
 AUTO_MIN_SCORES = 2**22
+AUTO_MIN_ROWS = 2**14
 
 
 @functools.lru_cache(maxsize=None)
@@ -140,7 +144,8 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
     own dtype (or the bank is not float32), else
     :func:`topk_reduced_precision`: the same neighbours and float32
     similarities, scored in the reduced type (``'auto'``: from
-    :data:`AUTO_MIN_SCORES` scores on). ``block_size='auto'`` is
+    :data:`AUTO_MIN_SCORES` scores and :data:`AUTO_MIN_ROWS` bank rows
+    on). ``block_size='auto'`` is
     :func:`auto_block_size` rows (twice as many for a reduced-precision
     ``k = 1`` lookup: the same bytes of scores).
 
@@ -152,7 +157,8 @@ def lookup_topk(query: Tensor, bank: Tensor, k: int,
     dtype = resolve_score_dtype(score_dtype, query.device)
     fast = dtype != bank.dtype and bank.dtype == torch.float32 and (
         score_dtype != 'auto'
-        or query.shape[0] * bank.shape[0] >= AUTO_MIN_SCORES)
+        or (bank.shape[0] >= AUTO_MIN_ROWS and
+            query.shape[0] * bank.shape[0] >= AUTO_MIN_SCORES))
     if block_size == 'auto':
         # k = 1: twice the rows, the same bytes of scores (fewer blocks,
         # less per-block work); k > 1 keeps the float32 rows, its peak
