@@ -43,6 +43,10 @@ from typing import Dict, List
 from benchmark_docs import DOCS, machine_kind, write_section
 
 from nnclr_plugin.evaluation import write_json
+from nnclr_plugin.models.utils.score_dtype import (
+    AUTO_MIN_ROWS,
+    AUTO_MIN_SCORES,
+)
 
 VARIANTS = {'full': None, 'blocked': 'auto'}
 FAST = 'blocked-'  # + score_dtype: a reduced-precision variant
@@ -246,6 +250,7 @@ def render_fast(report: Dict) -> List[str]:
                 f'{f["relookup_share"]:.1%}, changed '
                 f'{f["changed_share"]:.1%}: goal '
                 f'{"met" if met else "NOT met"}.')
+    lines += auto_threshold_lines(rows)
     lines += ['', '| Q | B | k | dtype | float32 ms | reduced ms | speed-up '
               '| reduced peak MiB | re-looked up | changed | max sim diff |',
               '|---|---|---|---|---|---|---|---|---|---|---|']
@@ -258,6 +263,27 @@ def render_fast(report: Dict) -> List[str]:
                 f'{f["relookup_share"]:.1%} | {f["changed_share"]:.1%} | '
                 f'{f["max_sim_diff"]:.1g} |')
     return lines
+
+
+def auto_threshold_lines(rows: List[Dict]) -> List[str]:
+    """Where ``score_dtype='auto'`` takes the bfloat16 path, and the
+    bfloat16 speed-ups of this run on either side of that line."""
+    sides = {True: [], False: []}
+    for r in rows:
+        f = r['fast'].get('bfloat16')
+        if f is not None:
+            sides[r['size'] >= AUTO_MIN_ROWS and
+                  r['size'] * r['batch'] >= AUTO_MIN_SCORES].append(
+                      f['speedup'])
+    if not sides[True] or not sides[False]:
+        return []
+    return [
+        '', f'`score_dtype=\'auto\'` (the default) scores in bfloat16 '
+        f'from {AUTO_MIN_ROWS:,} rows and {AUTO_MIN_SCORES:,} scores (Q x '
+        'B) on, where the hardware has bfloat16 units: in this run the '
+        f'bfloat16 lookup ran {min(sides[True]):.2f}x-'
+        f'{max(sides[True]):.2f}x float32\'s speed there and '
+        f'{min(sides[False]):.2f}x-{max(sides[False]):.2f}x below.']
 
 
 def plot(rows: List[Dict], path: str) -> None:

@@ -43,9 +43,10 @@ class SupportSetQueue(BaseModule):
             batch at hand (see :func:`auto_block_size`). The result does not
             depend on it. Defaults to ``'auto'``.
         score_dtype (str): ``'float32'``, ``'bfloat16'``, ``'float16'``
-            or ``'auto'`` (bfloat16 where the hardware has it): scores in
-            that type, then the float32 answer (see :func:`lookup_topk`).
-            Defaults to ``'auto'``.
+            or ``'auto'`` (bfloat16 where the hardware has it, for
+            lookups of at least 16,384 rows): scores in that type, then
+            the float32 answer (see :func:`lookup_topk`). Defaults to
+            ``'auto'``.
         track_labels (bool): Keep the labels and dataset indices of
             enqueued rows, for the NN-agreement log and the neighbour
             picture (never used by a loss). Defaults to True.
