@@ -318,8 +318,14 @@ def test_training_with_bf16_scores_equals_float32_training(config, tmp_path):
     """Whole runs through the Runner: scoring the support set in bfloat16
     changes no neighbour, so every loss and every weight is the float32
     run's, bit for bit (SNCLR: k = 30, a memory larger than its r = 61)."""
-    from helpers import NNCLR_DEMO, SNCLR_DEMO, state_of, unwrap
-    from helpers import loss_history, small_train_cfg
+    from helpers import (
+        NNCLR_DEMO,
+        SNCLR_DEMO,
+        loss_history,
+        small_train_cfg,
+        state_of,
+        unwrap,
+    )
     from mmengine.runner import Runner
     runs = {}
     for dtype in ('float32', 'bfloat16'):

@@ -12,8 +12,8 @@ support set twice, once per score dtype, and reports from the two runs:
   compared tensor by tensor, and the logged losses iteration by iteration
   (the lookup returns the float32 neighbours, so they must be equal bit
   for bit);
-* the final kNN accuracy of each, and each run's mean iteration time
-  (the whole step: a rough figure, see ``step_time.py`` for the ratio).
+* the final kNN accuracy of each (``step_time.py`` times the steps, side
+  by side; these runs' own times are not comparable).
 
 Runs are ``tools/train.py`` processes in ``--work-root/<algo>_<memory>_<
 dtype>``; ``--reuse`` reads finished ones instead of training again.
@@ -83,7 +83,6 @@ def read_run(work_dir: str) -> Dict:
     return dict(
         iters=[r['iter'] for r in rows],
         loss=[r['loss'] for r in rows],
-        time=[r['time'] for r in rows],
         relookup=[r['support_set/float32_relookup'] for r in rows
                   if 'support_set/float32_relookup' in r],
         knn_top1=knn[-1]['knn/top1'] if knn else None,
@@ -108,9 +107,7 @@ def compare(algo: str, memory: int, runs: Dict[str, Dict]) -> Dict:
         relookup_mean=statistics.mean(relookup) if relookup else None,
         relookup_max=max(relookup) if relookup else None,
         relookup_nonzero=sum(v > 0 for v in relookup),
-        knn_float32=ref['knn_top1'], knn_auto=fast['knn_top1'],
-        iter_s_float32=statistics.mean(ref['time']),
-        iter_s_auto=statistics.mean(fast['time']))
+        knn_float32=ref['knn_top1'], knn_auto=fast['knn_top1'])
 
 
 def render(report: Dict) -> str:
@@ -125,13 +122,11 @@ def render(report: Dict) -> str:
         'logger\'s 10-iteration window): its mean over the run, its '
         'largest value, and in how many logged iterations it was above 0. '
         '`same run`: the final weights equal tensor by tensor and the '
-        'logged losses equal at every iteration. `iter s` is the whole '
-        'step\'s mean time in each run (two runs one after the other: '
-        'rough; `step_time.py` has the side-by-side ratio). Command: '
+        'logged losses equal at every iteration. Command: '
         f'`{report["command"]}`.', '',
         '| case | re-looked up (mean / max / iterations > 0) | same run '
-        '| kNN top-1 float32 / auto | iter s float32 / auto |',
-        '|---|---|---|---|---|']
+        '| kNN top-1 float32 / auto |',
+        '|---|---|---|---|']
     for r in report['rows']:
         same = (not r['differing_tensors'] and
                 r['equal_losses'] == r['logged_losses'])
@@ -145,8 +140,7 @@ def render(report: Dict) -> str:
                   f'{r["relookup_nonzero"]} of {r["relookup_logged"]}')
         lines.append(
             f'| {r["algo"]} @ {r["memory"]:,} | {looked} | {verdict} | '
-            f'{r["knn_float32"]} / {r["knn_auto"]} | '
-            f'{r["iter_s_float32"]:.3f} / {r["iter_s_auto"]:.3f} |')
+            f'{r["knn_float32"]} / {r["knn_auto"]} |')
     lines.append('')
     return '\n'.join(lines)
 

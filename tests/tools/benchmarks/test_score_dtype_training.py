@@ -12,7 +12,7 @@ import score_dtype_training as sdt  # noqa: E402
 
 def run(loss, weight, relookup=()):
     return dict(iters=list(range(1, len(loss) + 1)), loss=list(loss),
-                time=[0.3] * len(loss), relookup=list(relookup),
+                relookup=list(relookup),
                 knn_top1=80.0, weights=dict(w=torch.tensor(weight),
                                             b=torch.zeros(2)))
 
