@@ -351,3 +351,22 @@ def test_training_with_bf16_scores_equals_float32_training(config, tmp_path):
     assert state32.keys() == state16.keys()
     for key, value in state32.items():
         assert torch.equal(value, state16[key]), key
+
+
+def test_neighbours_crowded_into_one_block_need_no_float32():
+    """In a FIFO queue a query's nearest rows are mostly the newest, all in
+    one block (SNCLR's momentum keys: 24 of the top 30 in one of 8 blocks
+    at a training step). That block gives r candidates instead of its
+    share, so each query is certified without the float32 re-lookup."""
+    gen = torch.Generator().manual_seed(11)
+    dim, num_q, block = 32, 12, 512
+    query = F.normalize(torch.randn(num_q, dim, generator=gen), dim=1)
+    bank = F.normalize(torch.randn(8 * block, dim, generator=gen), dim=1)
+    # 40 rows per query in the last block, scores spread over 0.92-0.995.
+    spread = torch.linspace(0.1, 0.4, 40)[:, None, None]
+    near = query + spread * F.normalize(
+        torch.randn(40, num_q, dim, generator=gen), dim=2)
+    bank[-block:][:40 * num_q] = F.normalize(near.reshape(-1, dim), dim=1)
+    for k in (1, 30):
+        redo = assert_same_as_float32(query, bank, k, block, torch.bfloat16)
+        assert redo == 0, k

@@ -23,6 +23,15 @@ def merge_candidates(vals: Tensor, errs: Tensor, cols: Tensor,
             cols.gather(1, order), bound)
 
 
+def kth_best(vals: list, k: int) -> Tensor:
+    """The k-th largest of each row of the concatenated ``vals``
+    (``-inf`` where they hold fewer than k columns)."""
+    vals = torch.cat(vals, dim=1)
+    if vals.shape[1] < k:
+        return vals.new_full(vals.shape[:1], float('-inf'))
+    return vals.topk(k, dim=1).values[:, -1]
+
+
 def block_top(scores: Tensor, n: int,
                work: Tensor) -> Tuple[Tensor, Tensor]:
     """The ``n`` best columns of each row of ``scores`` and, as an
@@ -51,3 +60,30 @@ def block_top(scores: Tensor, n: int,
     # Dropped: in a group after the n-th best, or ranked after n in one.
     vals[:, n] = torch.maximum(vals[:, n], group_v[:, n])
     return vals, members.gather(1, order)
+
+
+def block_candidates(scores: Tensor, n: int, work: Tensor, shift: Tensor,
+                     start: int,
+                     unit: float) -> Tuple[Tensor, Tensor, Tensor]:
+    """A block's best ``n`` rows as candidates, and an ``(n + 1)``-th
+    column that bounds the block's other rows (:func:`block_top`).
+
+    Args:
+        scores (Tensor): ``(B, cols)`` reduced scores less the centre.
+        n (int): Candidates per query.
+        work (Tensor): :func:`block_top`'s buffer.
+        shift (Tensor): ``(B, )`` float32 centre added back.
+        start (int): Bank row of the block's first column.
+        unit (float): Unit roundoff of the scores' dtype.
+
+    Returns:
+        Tuple[Tensor, Tensor, Tensor]: float32 scores (centre added), their
+        rounding allowance ``u |t| / (1 - u)`` (and ``2**-23 |score|`` for
+        adding the centre back), bank rows.
+    """
+    vals, cols = block_top(scores, n, work)
+    vals, cols = vals.float(), cols + start
+    errs = vals.abs() * (unit / (1 - unit))
+    vals += shift[:, None]
+    errs += vals.abs() * 2**-23
+    return vals, errs, cols

@@ -83,7 +83,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .block_candidates import block_top, merge_candidates
+from .block_candidates import block_candidates, kth_best, merge_candidates
 from .cosine_topk import rescore, topk_inner_product
 from .rounded_bank import EXTRA, round_rows
 
@@ -165,8 +165,19 @@ def topk_reduced_precision(query: Tensor,
     # matter are small numbers and lose little to the rounding of the
     # output. From a sample of rows at first, then the best candidate so
     # far, rounded to dtype (so exact in the GEMM).
-    centre = (query_r @ ext_all[:min(num, CENTRE_SAMPLE), :dim].T).amax(1)
+    sample = (query_r @ ext_all[:min(num, CENTRE_SAMPLE), :dim].T).topk(
+        min(k, num, CENTRE_SAMPLE), dim=1).values
+    centre = sample[:, 0]
     centre_max = centre.float().abs()
+    # Below the final k-th score (a lower bound of it, from the sample,
+    # then from the candidates): a block whose dropped rows reach near it
+    # gives r candidates instead of a few (see "Deepen" below).
+    floor = sample[:, -1].float() if sample.shape[1] == k else \
+        query.new_full((num_q, ), float('-inf'))
+    # A generous stand-in for the error bound E, which needs the final
+    # k-th score: deepening more often costs only a selection.
+    q_norm = query.norm(dim=1)
+    margin = 2 * unit * q_norm * norms[:num].amax()
     # Extended queries: [q~, -1, -c] . [x~, beta, 1] = q~.x~ - beta - c.
     query_x = query.new_zeros(num_q, dim + EXTRA, dtype=dtype)
     query_x[:, :dim] = query_r
@@ -190,22 +201,30 @@ def topk_reduced_precision(query: Tensor,
         scores = buffer[:num_q * len(ext)].view(num_q, len(ext))
         torch.mm(query_x, ext.T, out=scores)
         # The block's best rows and (last column) a bound of the others.
-        vals, cols = block_top(scores, per_block, work)
-        vals, cols = vals.float(), cols + start
-        # (t~ + c in float32 may round too: 2**-23 |score| covers it.)
-        errs = vals.abs() * (unit / (1 - unit))
-        vals += shift[:, None]
-        errs += vals.abs() * 2**-23
-        if vals.shape[1] > per_block:
-            bound = torch.maximum(bound, vals[:, per_block] +
-                                  errs[:, per_block])
-        cand_v.append(vals[:, :per_block])
-        cand_e.append(errs[:, :per_block])
-        cand_i.append(cols[:, :per_block])
+        n = per_block
+        vals, errs, cols = block_candidates(scores, n, work, shift,
+                                            start, unit)
+        if n < r and vals.shape[1] > n:
+            # Deepen: the rows near a query crowd into few blocks (in a
+            # FIFO queue the newest rows, written by an encoder closest to
+            # the current one), more than n of them in one block; a
+            # dropped row that reaches near the k-th score would fail
+            # the query's certificate.
+            floor = torch.maximum(floor, kth_best(
+                cand_v + [vals[:, :n]], k))
+            if bool((vals[:, n] + errs[:, n] >= floor - margin).any()):
+                n = r
+                vals, errs, cols = block_candidates(scores, n, work,
+                                                    shift, start, unit)
+        if vals.shape[1] > n:
+            bound = torch.maximum(bound, vals[:, n] + errs[:, n])
+        cand_v.append(vals[:, :n])
+        cand_e.append(errs[:, :n])
+        cand_i.append(cols[:, :n])
         # The next blocks centre on the best score so far.
         centre = torch.maximum(shift, vals[:, 0]).to(dtype)
         centre_max = torch.maximum(centre_max, centre.float().abs())
-        if len(cand_v) * per_block >= 4 * (r + 1):
+        if sum(v.shape[1] for v in cand_v) >= 4 * (r + 1):
             # Merge now and then: memory stays B x 4(r+1) for any block.
             vals, errs, cols, bound = merge_candidates(
                 torch.cat(cand_v, dim=1), torch.cat(cand_e, dim=1),
@@ -224,7 +243,6 @@ def topk_reduced_precision(query: Tensor,
                                  errs_x[:num].amax()]).tolist()
     # |x~| <= |x| + |x~ - x|; |beta| <= |x| |x~ - x| (+ its own rounding).
     xr_norm, beta_max = x_norm + x_err, x_norm * x_err * 1.01
-    q_norm = query.norm(dim=1)
     a_err = q_err.norm(dim=1)
     alpha = (query * q_err).sum(dim=1)
     f32 = 3 * dim * 2**-23 * q_norm * x_norm
