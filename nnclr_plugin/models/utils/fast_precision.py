@@ -26,29 +26,9 @@ in float32:
    lower row index (the float32 path's rule);
 3. certify each query: no dropped row can reach the k-th float32 score
    ``L`` if ``U + c - alpha + E < L`` (``alpha = q.(q~ - q)``, ``E`` the
-   bound below); queries that fail (near-ties wider than ``r`` rows) are
-   looked up again in float32. Every query gets the float32 answer.
-
-Bound ``E`` (``u``: unit roundoff of ``dtype``, ``2**-8`` for bfloat16,
-``2**-11`` for float16). Expanding ``q~.x~`` around ``q.x``::
-
-    q~.x~ = q.x + alpha + beta_x + (dq - dx).(x - q) + dq.dx
-
-with ``dq = q~ - q``, ``dx = x~ - x``, so what is left after folding
-``alpha`` and ``beta_x`` shrinks with the distance of the row from the
-query, which is small exactly where rows compete:
-
-* ``(|dq| + max |dx|) |x - q| + |dq| max |dx|`` (Cauchy-Schwarz), with
-  ``|x - q|^2 <= |q|^2 + max |x|^2 - 2 L`` for any row that could reach
-  ``L``; ``|dq|`` per query and ``max |dx|``, ``max |x|`` per lookup are
-  measured;
-* rounding of ``beta_x`` to ``dtype``: ``u max |beta_x|``;
-* float32 accumulation of the ``d + 2`` exact products: at most
-  ``(d + 2) 2**-22 (|q~| |x~| + |beta| + |c|)``, twice the textbook
-  ``gamma``, for the truncating adders of some tensor cores;
-* rounding of ``t`` to ``dtype``: ``u |U| / (1 - u)``;
-* the float32 scores themselves (the float32 path's and the re-score):
-  ``3 d 2**-23 |q| max |x|``.
+   bound derived in :mod:`.score_bound`); queries that fail (near-ties
+   wider than ``r`` rows) are looked up again in float32. Every query gets
+   the float32 answer.
 
 On the NNCLR demo's trained projections (150 iterations, d = 128, scores
 ~0.99, 28,672 rows, 4,096 queries) ``E`` is about 5e-4 and every query was
@@ -71,6 +51,18 @@ found through group maxima instead of a ``topk`` over the whole block
 (:func:`~.block_candidates.block_top`); ``docs/benchmarks.md`` has the
 lookup and step times this gives.
 
+Each block gives only its share of the ``r`` candidates (at least 16),
+which certifies as long as a query's near rows are spread over the
+blocks. In a FIFO queue they are not always: the newest rows were
+written by an encoder closest to the current one, and SNCLR's momentum
+keys put 24 of a query's top 30 rows into one of 8 blocks (iteration 250
+of the bench run at 128,000 rows), which sent 13 % of the queries back to
+float32 (10 % over the whole run). A block whose dropped rows reach to
+within ``2 u |q| max |x|`` of a lower bound of the k-th score (the k-th
+of a row sample, then of the candidates so far) therefore gives ``r``
+candidates: one more selection on that block, instead of a float32
+re-lookup of the query.
+
 The returned similarities are the float32 path's, bit for bit where the
 re-score GEMM rounds as the lookup's (MKL); the neighbours are the same
 rows, in the same order except among exactly equal scores when ``k > 1``
@@ -86,6 +78,7 @@ from torch import Tensor
 from .block_candidates import block_candidates, kth_best, merge_candidates
 from .cosine_topk import rescore, topk_inner_product
 from .rounded_bank import EXTRA, round_rows
+from .score_bound import ScoreBound
 
 # Candidates each bank block contributes at most (see rerank_size).
 BLOCK_CANDIDATES = 16
@@ -160,7 +153,6 @@ def topk_reduced_precision(query: Tensor,
     ext_all, norms, errs_x = rounded if rounded is not None else \
         round_rows(bank, dtype)
     query_r = query.to(dtype)
-    q_err = query_r.float() - query
     # Centre c: about the best score of each query, so that the scores that
     # matter are small numbers and lose little to the rounding of the
     # output. From a sample of rows at first, then the best candidate so
@@ -237,29 +229,9 @@ def topk_reduced_precision(query: Tensor,
 
     exact = rescore(query, bank, cand_i)
 
-    # The error bound of the module docstring; 1 % margin for its own
-    # float32 evaluation.
-    x_norm, x_err = torch.stack([norms[:num].amax(),
-                                 errs_x[:num].amax()]).tolist()
-    # |x~| <= |x| + |x~ - x|; |beta| <= |x| |x~ - x| (+ its own rounding).
-    xr_norm, beta_max = x_norm + x_err, x_norm * x_err * 1.01
-    a_err = q_err.norm(dim=1)
-    alpha = (query * q_err).sum(dim=1)
-    f32 = 3 * dim * 2**-23 * q_norm * x_norm
-    fixed = (unit * beta_max + a_err * x_err + f32 + (dim + 2) * 2**-22 * (
-        query_r.float().norm(dim=1) * xr_norm + beta_max + centre_max))
-
-    def error(score: Tensor) -> Tensor:
-        """Bound of |exact - (reduced + c - alpha)|, less the output's
-        rounding, for a row whose exact score is >= score."""
-        def col(value: Tensor) -> Tensor:  # per query, against score
-            return value if score.dim() == 1 else value[:, None]
-
-        dist = (col(q_norm**2 + 2 * f32) + x_norm**2 - 2 * score).clamp(
-            min=0)
-        return (col(fixed) + info.smallest_normal * info.eps +
-                col(a_err + x_err) * dist.sqrt()) * 1.01 + 1e-7
-
+    error = ScoreBound(query, query_r, norms[:num], errs_x[:num],
+                       centre_max, dtype)
+    alpha = error.alpha
     # Guard: the candidates' reduced scores must be within the bound of
     # their float32 scores, else the backend rounds more than modelled.
     # (Non-finite scores, from a non-finite query, are left to the float32
