@@ -5,7 +5,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from .cosine_topk import topk_rows
+from .cosine_topk import TOPK_ROWS, topk_rows
 
 
 def merge_candidates(vals: Tensor, errs: Tensor, cols: Tensor,
@@ -87,3 +87,26 @@ def block_candidates(scores: Tensor, n: int, work: Tensor, shift: Tensor,
     vals += shift[:, None]
     errs += vals.abs() * 2**-23
     return vals, errs, cols
+
+
+def deepen(scores: Tensor, cands: Tuple[Tensor, Tensor, Tensor], rows: Tensor,
+           depth: int, work: Tensor, shift: Tensor, start: int,
+           unit: float) -> Tuple[Tensor, Tensor, Tensor]:
+    """:func:`block_candidates` of a block, widened to ``depth`` candidates
+    for the queries ``rows`` (selected again, a few rows at a time) and
+    padded with ``-inf`` scores for the others, which keep their own
+    bound column. A padded entry never outranks a real candidate, and every
+    query has at least ``r`` real ones across the blocks."""
+    vals, errs, cols = cands
+    num_q, n = vals.shape[0], vals.shape[1] - 1
+    wide_v = vals.new_full((num_q, depth + 1), float('-inf'))
+    wide_e = errs.new_zeros(num_q, depth + 1)
+    wide_c = cols.new_full((num_q, depth + 1), start)
+    for wide, old in ((wide_v, vals), (wide_e, errs), (wide_c, cols)):
+        wide[:, :n] = old[:, :n]
+        wide[:, depth] = old[:, n]
+    for part in rows.split(TOPK_ROWS):
+        deep = block_candidates(scores[part], depth, work, shift[part], start,
+                                unit)
+        wide_v[part], wide_e[part], wide_c[part] = deep
+    return wide_v, wide_e, wide_c

@@ -75,7 +75,12 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .block_candidates import block_candidates, kth_best, merge_candidates
+from .block_candidates import (
+    block_candidates,
+    deepen,
+    kth_best,
+    merge_candidates,
+)
 from .cosine_topk import rescore, topk_inner_product
 from .rounded_bank import EXTRA, round_rows
 from .score_bound import ScoreBound
@@ -157,15 +162,17 @@ def topk_reduced_precision(query: Tensor,
     # matter are small numbers and lose little to the rounding of the
     # output. From a sample of rows at first, then the best candidate so
     # far, rounded to dtype (so exact in the GEMM).
-    sample = (query_r @ ext_all[:min(num, CENTRE_SAMPLE), :dim].T).topk(
-        min(k, num, CENTRE_SAMPLE), dim=1).values
+    sampled = min(num, CENTRE_SAMPLE)
+    sample = (query_r @ ext_all[:sampled, :dim].T).topk(
+        min(k, sampled), dim=1).values
     centre = sample[:, 0]
     centre_max = centre.float().abs()
-    # Below the final k-th score (a lower bound of it, from the sample,
-    # then from the candidates): a block whose dropped rows reach near it
-    # gives r candidates instead of a few (see "Deepen" below).
-    floor = sample[:, -1].float() if sample.shape[1] == k else \
-        query.new_full((num_q, ), float('-inf'))
+    # About the final k-th score: where a block's dropped rows reach near
+    # it, the block gives r candidates instead of a few (see "Deepen"
+    # below). First the sample's estimate (its ceil(k S / N)-th best row:
+    # the k-th best of the bank if the sample is typical), then also the
+    # k-th best candidate so far (a lower bound).
+    floor = sample[:, -(-k * sampled // num) - 1].float()
     # A generous stand-in for the error bound E, which needs the final
     # k-th score: deepening more often costs only a selection.
     q_norm = query.norm(dim=1)
@@ -204,10 +211,12 @@ def topk_reduced_precision(query: Tensor,
             # the query's certificate.
             floor = torch.maximum(floor, kth_best(
                 cand_v + [vals[:, :n]], k))
-            if bool((vals[:, n] + errs[:, n] >= floor - margin).any()):
-                n = r
-                vals, errs, cols = block_candidates(scores, n, work,
-                                                    shift, start, unit)
+            risk = (vals[:, n] + errs[:, n] >= floor - margin).nonzero()
+            if len(risk):
+                n = min(r, len(ext) - 1)
+                vals, errs, cols = deepen(
+                    scores, (vals, errs, cols), risk.squeeze(1), n, work,
+                    shift, start, unit)
         if vals.shape[1] > n:
             bound = torch.maximum(bound, vals[:, n] + errs[:, n])
         cand_v.append(vals[:, :n])
