@@ -23,8 +23,12 @@ def topk_inner_product(query: Tensor,
     into one reused ``(B, block_size)`` buffer, so the ``B x N`` score
     matrix is never built: at NNCLR's paper sizes (B = 4,096, N = 98,304)
     that matrix is 1.5 GiB, a block of 8,192 rows 128 MiB. The result is
-    the same as a full-matrix ``topk`` (ties may pick another index of an
-    equal score).
+    the same for any ``block_size``, ties included: equal scores are
+    ranked by row index, the lower first (``torch.topk`` leaves their
+    order, and which of them a cut at ``k`` keeps, undefined), so that the
+    reduced-precision lookup, which ranks by the same rule, returns the
+    same neighbours in the same order and a training run does not depend
+    on how the scores were found.
 
     Two choices keep the blocked path as fast as one big matrix: for
     ``k == 1`` a running ``max`` (one pass over the scores, no sort) and
@@ -50,9 +54,10 @@ def topk_inner_product(query: Tensor,
     if block == num:
         scores = query @ bank.T
         if k == 1:
+            # max returns the first of equal maxima.
             best, idx = scores.max(dim=1, keepdim=True)
             return best, idx
-        return scores.topk(k, dim=1)
+        return topk_ties_to_lower(scores, k)
 
     buffer = query.new_empty(query.shape[0] * block)
     best = best_idx = None
@@ -73,16 +78,42 @@ def topk_inner_product(query: Tensor,
                 best = torch.where(better, vals, best)
                 best_idx = torch.where(better, idx, best_idx)
         else:
-            vals, idx = topk_rows(scores, k)
+            vals, idx = topk_ties_to_lower(scores, k)
             idx += start
             if best is not None:
                 # A running merge keeps only B x k candidates alive.
-                vals = torch.cat([best, vals], dim=1)
-                idx = torch.cat([best_idx, idx], dim=1)
-                vals, order = vals.topk(min(k, vals.shape[1]), dim=1)
-                idx = idx.gather(1, order)
+                vals, idx = rank_ties_to_lower(
+                    torch.cat([best, vals], dim=1),
+                    torch.cat([best_idx, idx], dim=1), k)
             best, best_idx = vals, idx
     return best, best_idx
+
+
+def rank_ties_to_lower(vals: Tensor, idx: Tensor,
+                       k: int) -> Tuple[Tensor, Tensor]:
+    """The ``k`` best of each row's candidates (``vals`` at row indices
+    ``idx``), descending, equal scores by the lower index."""
+    idx, order = idx.sort(dim=1)
+    vals, order = vals.gather(1, order).sort(dim=1, descending=True,
+                                             stable=True)
+    return vals[:, :k].contiguous(), idx.gather(1, order[:, :k])
+
+
+def topk_ties_to_lower(scores: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    """:func:`topk_rows` of ``scores`` with equal scores ranked by the
+    lower column, at the cut as well: where the ``(k+1)``-th score equals
+    the k-th (rare: an exact float tie), the row is ranked again among
+    all its columns that reach the k-th score."""
+    vals, idx = topk_rows(scores, k + 1)
+    k = min(k, scores.shape[1])
+    if vals.shape[1] > k:
+        for row in (vals[:, k] == vals[:, k - 1]).nonzero()[:, 0].tolist():
+            cols = (scores[row] >= vals[row, k - 1]).nonzero()[:, 0]
+            order = scores[row, cols].sort(descending=True,
+                                           stable=True).indices[:k]
+            vals[row, :k] = scores[row, cols[order]]
+            idx[row, :k] = cols[order]
+    return rank_ties_to_lower(vals[:, :k], idx[:, :k], k)
 
 
 def topk_rows(scores: Tensor, n: int) -> Tuple[Tensor, Tensor]:
