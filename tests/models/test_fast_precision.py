@@ -396,3 +396,21 @@ def test_neighbours_crowded_into_one_block_need_no_float32():
     for k in (1, 30):
         redo = assert_same_as_float32(query, bank, k, block, torch.bfloat16)
         assert redo == 0, k
+
+
+@pytest.mark.parametrize('k', [1, 30])
+def test_a_query_gets_the_same_bits_in_any_batch(k):
+    """The bfloat16 lookup sends the queries it cannot certify back to
+    float32, a few at a time; their scores must be the bits the whole
+    batch's float32 lookup gives them, or the two score dtypes' runs part
+    (SNCLR's did, at iteration 607 of the bench run)."""
+    gen = torch.Generator().manual_seed(2)
+    bank = F.normalize(torch.randn(40000, 128, generator=gen), dim=1)
+    query = F.normalize(torch.randn(64, 128, generator=gen), dim=1)
+    for block in (None, 16384):
+        vals, idx = topk_inner_product(query, bank, k, block)
+        for n in (1, 2, 3, 5, 6, 7, 9, 11, 16):
+            rows = torch.randperm(64, generator=gen)[:n]
+            sub_v, sub_i = topk_inner_product(query[rows], bank, k, block)
+            assert torch.equal(sub_v, vals[rows]), (block, n)
+            assert torch.equal(sub_i, idx[rows])

@@ -10,6 +10,11 @@ TOPK_ROWS = 1024  # query rows per top-k call in the blocked k > 1 path
 # chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
 RESCORE_GROUP = 16
 RESCORE_ROWS = 256
+# Fewest query rows per float32 GEMM. MKL rounds a score of a GEMM of
+# fewer than 12 rows (except 4 and 8) otherwise than of a larger one
+# (~1e-7): padded to 16, a query's scores do not depend on how many
+# others share its lookup, e.g. the few the bfloat16 lookup sends back.
+MIN_GEMM_ROWS = 16
 
 
 def topk_inner_product(query: Tensor,
@@ -28,7 +33,8 @@ def topk_inner_product(query: Tensor,
     order, and which of them a cut at ``k`` keeps, undefined), so that the
     reduced-precision lookup, which ranks by the same rule, returns the
     same neighbours in the same order and a training run does not depend
-    on how the scores were found.
+    on how the scores were found. Nor does a query's result depend on the
+    other queries of the call (see :data:`MIN_GEMM_ROWS`).
 
     Two choices keep the blocked path as fast as one big matrix: for
     ``k == 1`` a running ``max`` (one pass over the scores, no sort) and
@@ -50,6 +56,11 @@ def topk_inner_product(query: Tensor,
     if not 1 <= k <= num:
         raise ValueError(f'topk_inner_product: k must be in [1, {num}] '
                          f'(the bank size), got {k}')
+    if 0 < len(query) < MIN_GEMM_ROWS:
+        padded = torch.cat([query, query[:1].expand(
+            MIN_GEMM_ROWS - len(query), -1)])
+        vals, idx = topk_inner_product(padded, bank, k, block_size)
+        return vals[:len(query)], idx[:len(query)]
     block = num if block_size is None else min(block_size, num)
     if block == num:
         scores = query @ bank.T
