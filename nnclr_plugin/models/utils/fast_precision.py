@@ -63,11 +63,12 @@ of a row sample, then of the candidates so far) therefore gives ``r``
 candidates: one more selection on that block, instead of a float32
 re-lookup of the query.
 
-The returned similarities are the float32 path's, bit for bit where the
-re-score GEMM rounds as the lookup's (MKL); the neighbours are the same
-rows, in the same order except among exactly equal scores when ``k > 1``
-(float32 ``topk`` does not define that order; here the lower row comes
-first).
+The returned neighbours are the float32 path's rows in the same order
+(both rank equal scores by row, lower first), and the similarities are
+its bits where the re-score GEMM rounds as the lookup's (MKL: a GEMM of
+16 queries against their candidates, and the float32 lookup pads fewer
+than 16 queries to 16). So a training run is the same run in either
+score dtype (``tools/benchmarks/score_dtype_training.py``).
 """
 import warnings
 from typing import Optional, Tuple
