@@ -89,15 +89,19 @@ def topk_inner_product(query: Tensor,
                 best = torch.where(better, vals, best)
                 best_idx = torch.where(better, idx, best_idx)
         else:
-            vals, idx = topk_ties_to_lower(scores, k)
+            # Each block's and each merge's k best as a set; ranked once,
+            # at the end.
+            vals, idx = topk_ties_to_lower(scores, k, rank=False)
             idx += start
             if best is not None:
                 # A running merge keeps only B x k candidates alive.
-                vals, idx = rank_ties_to_lower(
+                vals, idx = merge_ties_to_lower(
                     torch.cat([best, vals], dim=1),
                     torch.cat([best_idx, idx], dim=1), k)
             best, best_idx = vals, idx
-    return best, best_idx
+    if k == 1:
+        return best, best_idx
+    return rank_ties_to_lower(best, best_idx, k)
 
 
 def rank_ties_to_lower(vals: Tensor, idx: Tensor,
@@ -110,11 +114,29 @@ def rank_ties_to_lower(vals: Tensor, idx: Tensor,
     return vals[:, :k].contiguous(), idx.gather(1, order[:, :k])
 
 
-def topk_ties_to_lower(scores: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+def merge_ties_to_lower(vals: Tensor, idx: Tensor,
+                        k: int) -> Tuple[Tensor, Tensor]:
+    """The ``k`` best candidates of each row as a set (unranked), equal
+    scores at the cut kept by the lower index: a ``topk``, and the rare
+    rows with a tie at the cut ranked in full."""
+    if vals.shape[1] <= k:
+        return vals, idx
+    top, order = vals.topk(k + 1, dim=1)
+    best, best_idx = top[:, :k], idx.gather(1, order[:, :k])
+    tied = (top[:, k] == top[:, k - 1]).nonzero()[:, 0]
+    if len(tied):
+        best[tied], best_idx[tied] = rank_ties_to_lower(vals[tied],
+                                                        idx[tied], k)
+    return best, best_idx
+
+
+def topk_ties_to_lower(scores: Tensor, k: int,
+                       rank: bool = True) -> Tuple[Tensor, Tensor]:
     """:func:`topk_rows` of ``scores`` with equal scores ranked by the
     lower column, at the cut as well: where the ``(k+1)``-th score equals
     the k-th (rare: an exact float tie), the row is ranked again among
-    all its columns that reach the k-th score."""
+    all its columns that reach the k-th score. ``rank=False`` returns the
+    same k columns unranked."""
     vals, idx = topk_rows(scores, k + 1)
     k = min(k, scores.shape[1])
     if vals.shape[1] > k:
@@ -124,6 +146,8 @@ def topk_ties_to_lower(scores: Tensor, k: int) -> Tuple[Tensor, Tensor]:
                                            stable=True).indices[:k]
             vals[row, :k] = scores[row, cols[order]]
             idx[row, :k] = cols[order]
+    if not rank:
+        return vals[:, :k], idx[:, :k]
     return rank_ties_to_lower(vals[:, :k], idx[:, :k], k)
 
 
