@@ -414,3 +414,23 @@ def test_a_query_gets_the_same_bits_in_any_batch(k):
             sub_v, sub_i = topk_inner_product(query[rows], bank, k, block)
             assert torch.equal(sub_v, vals[rows]), (block, n)
             assert torch.equal(sub_i, idx[rows])
+
+
+@pytest.mark.parametrize('k', [1, 30])
+def test_the_float32_lookup_gives_the_same_bits_for_any_block_size(k):
+    """A GEMM over fewer than 12 bank rows rounds otherwise (MKL): a block
+    narrower than 16 rows, set or left over at the end of the bank (which
+    grows by a batch at a time while the queue fills), joins the one
+    before it, so the scores, and the bfloat16 lookup's re-scores, are the
+    same bits for every block size."""
+    gen = torch.Generator().manual_seed(4)
+    bank = F.normalize(torch.randn(5000, 128, generator=gen), dim=1)
+    query = F.normalize(torch.randn(64, 128, generator=gen), dim=1)
+    vals, idx = topk_inner_product(query, bank, k, None)
+    for block in (7, 64, 1000, 4990, 4997):
+        b_vals, b_idx = topk_inner_product(query, bank, k, block)
+        assert torch.equal(b_vals, vals), block
+        assert torch.equal(b_idx, idx), block
+    r_vals, r_idx, _ = fp.topk_reduced_precision(query, bank, k, 4997,
+                                                 torch.bfloat16)
+    assert torch.equal(r_vals, vals) and torch.equal(r_idx, idx)

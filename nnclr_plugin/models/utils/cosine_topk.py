@@ -10,10 +10,12 @@ TOPK_ROWS = 1024  # query rows per top-k call in the blocked k > 1 path
 # chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
 RESCORE_GROUP = 16
 RESCORE_ROWS = 256
-# Fewest query rows per float32 GEMM. MKL rounds a score of a GEMM of
-# fewer than 12 rows (except 4 and 8) otherwise than of a larger one
-# (~1e-7): padded to 16, a query's scores do not depend on how many
-# others share its lookup, e.g. the few the bfloat16 lookup sends back.
+# Fewest query rows and bank rows per float32 GEMM. MKL rounds a score of
+# a GEMM of fewer than 12 query rows (except 4 and 8), or of fewer than 12
+# bank rows, otherwise than of a larger one (~1e-7): with queries padded
+# to 16 and no block narrower than 16 rows, a score does not depend on how
+# many other queries share its lookup (e.g. the few the bfloat16 lookup
+# sends back) nor on the block size.
 MIN_GEMM_ROWS = 16
 
 
@@ -70,10 +72,17 @@ def topk_inner_product(query: Tensor,
             return best, idx
         return topk_ties_to_lower(scores, k)
 
-    buffer = query.new_empty(query.shape[0] * block)
+    block = max(block, MIN_GEMM_ROWS)
+    # A last block narrower than MIN_GEMM_ROWS joins the one before it.
+    starts = list(range(0, num, block))
+    if len(starts) > 1 and num - starts[-1] < MIN_GEMM_ROWS:
+        starts.pop()
+    ends = starts[1:] + [num]
+    buffer = query.new_empty(query.shape[0] * max(
+        e - s for s, e in zip(starts, ends)))
     best = best_idx = None
-    for start in range(0, num, block):
-        rows = bank[start:start + block]
+    for start, end in zip(starts, ends):
+        rows = bank[start:end]
         scores = buffer[:query.shape[0] * rows.shape[0]].view(
             query.shape[0], rows.shape[0])
         torch.mm(query, rows.T, out=scores)
