@@ -67,8 +67,9 @@ The returned neighbours are the float32 path's rows in the same order
 (both rank equal scores by row, lower first), and the similarities are
 its bits where the re-score GEMM rounds as the lookup's (MKL: a GEMM of
 16 queries against their candidates, and the float32 lookup pads fewer
-than 16 queries to 16). So a training run is the same run in either
-score dtype (``tools/benchmarks/score_dtype_training.py``).
+than 16 queries to 16 and scores no block of under 16 rows). So a
+training run is the same run in either score dtype
+(``tools/benchmarks/score_dtype_training.py``).
 """
 import warnings
 from typing import Optional, Tuple
