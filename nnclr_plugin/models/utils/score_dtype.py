@@ -19,9 +19,8 @@ from .fast_precision import topk_reduced_precision
 SCORE_DTYPES = ('float32', 'bfloat16', 'float16', 'auto')
 # 'auto' scores in 16 bits from this many query x row scores (B x N) and
 # bank rows on: below, the float32 lookup's few milliseconds are not worth
-# the set-up. docs/benchmarks.md, bfloat16 on this project's CPUs: 0.63x-
-# 1.35x float32's speed at 4,096 rows, 1.29x-3.06x from 16,384 rows on
-# (B = 256 to 4,096).
+# the set-up. The lookup section of docs/benchmarks.md gives bfloat16's
+# speed-ups on either side of this line (at 4,096 rows it can be slower).
 AUTO_MIN_SCORES = 2**22
 AUTO_MIN_ROWS = 2**14
 
