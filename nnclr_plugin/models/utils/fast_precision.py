@@ -83,7 +83,7 @@ from .block_candidates import (
     kth_best,
     merge_candidates,
 )
-from .cosine_topk import rescore, topk_inner_product
+from .cosine_topk import rank_ties_to_lower, rescore, topk_inner_product
 from .rounded_bank import EXTRA, round_rows
 from .score_bound import ScoreBound
 
@@ -254,11 +254,7 @@ def topk_reduced_precision(query: Tensor,
 
     # Top k of the candidates, ties to the lower row (the float32 path's
     # rule).
-    cand_i, order = cand_i.sort(dim=1)
-    exact, order = exact.gather(1, order).sort(
-        dim=1, descending=True, stable=True)
-    best = exact[:, :k].contiguous()
-    best_idx = cand_i.gather(1, order[:, :k])
+    best, best_idx = rank_ties_to_lower(exact, cand_i, k)
     # Certified: a dropped row that could reach the k-th score scores at
     # most bound + c - alpha + error in exact arithmetic; below it, none
     # can.
