@@ -48,9 +48,10 @@ Examples::
         --scales bench --no-docs
     python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
         snclr:mocov3@128000 --score-dtypes bfloat16 --update
-    python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \
-        --scales bench --score-dtypes float32 auto --update \
-        --checkpoint nnclr:simclr@98304=work_dirs/nnclr_98304/iter_500.pth
+    python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
+        --scales bench --score-dtypes float32 auto --update \\
+        --checkpoint nnclr:simclr@98304=work_dirs/score_dtype_training/\\
+nnclr_98304_float32/iter_500.pth   # a checkpoint score_dtype_training.py made
 """
 import argparse
 import json
@@ -147,13 +148,17 @@ class Trainer:
         self.model = revert_sync_batchnorm(MODELS.build(model)).train()
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.queues = [q for _, q in find_queues(self.model)]
+        self.iteration: Optional[int] = None  # of a loaded checkpoint
         if checkpoint is not None:
             self._load(checkpoint, algo, memory)
-        for queue in self.queues if checkpoint is None else []:
-            # Each rank's rows are gathered: fill with world-size chunks.
-            chunk = max(1, min(8192, queue.size) // get_world_size())
-            for _ in range(-(-queue.size // (chunk * get_world_size()))):
-                queue.enqueue(torch.randn(chunk, queue.feat_dim))
+        else:
+            for queue in self.queues:
+                # Each rank's rows are gathered: fill with world-size
+                # chunks.
+                chunk = max(1, min(8192, queue.size) // get_world_size())
+                for _ in range(-(-queue.size //
+                                 (chunk * get_world_size()))):
+                    queue.enqueue(torch.randn(chunk, queue.feat_dim))
         self.timers: Dict[str, float] = {'lookup': 0.0, 'loss': 0.0}
         self.relookup: List[float] = []  # reduced-precision lookups only
         for queue in self.queues:
