@@ -18,6 +18,7 @@ from helpers import (  # noqa: E402
     group_norm_everywhere,
     loss_history,
     small_train_cfg,
+    smooth_activations,
     state_of,
 )
 from mmengine.dist import get_rank  # noqa: E402
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument('--warmup-iters', type=int, default=1)
     parser.add_argument('--data-root', required=True)
     parser.add_argument('--launcher', default='none')
+    parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', '0')
 
@@ -49,6 +51,7 @@ def main() -> None:
         num_images=json.loads(args.indices),
         queue_size=args.queue_size,
         data_root=args.data_root)
+    cfg.randomness.seed = args.seed
     cfg.train_dataloader.dataset.pipeline = DETERMINISTIC_VIEWS
     cfg.train_dataloader.sampler.shuffle = False
     group_norm_everywhere(cfg)
@@ -59,6 +62,7 @@ def main() -> None:
     cfg.launcher = args.launcher
     prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    smooth_activations(runner.model)
     runner.train()
     torch.save({
         'losses': loss_history(runner),

@@ -267,6 +267,27 @@ def group_norm_everywhere(cfg: Config, groups: int = 8) -> Config:
     return cfg
 
 
+def smooth_activations(model: torch.nn.Module) -> torch.nn.Module:
+    """Swap every ``nn.ReLU`` in ``model`` for ``nn.GELU``, in place.
+
+    Two runs that differ only in float rounding (one process against
+    several: other GEMM and convolution blockings, ~1e-7 apart) train
+    alike only while training is a continuous function of that rounding.
+    ReLU's derivative jumps at 0: a pre-activation within rounding of 0
+    (seen on an AVX2-only CPU: -7e-8 in one run, +3e-6 in the other,
+    predictor unit 84 at step 4) switches that unit's gradient on in one
+    run and off in the other, a jump of one sample's share of the gradient
+    (1e-2 relative) that no tolerance bounds. GELU is smooth, so the
+    runs stay a rounding apart on every CPU; the model being compared is
+    still the algorithm under test, with a smooth activation.
+    """
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, torch.nn.ReLU):
+                setattr(module, name, torch.nn.GELU())
+    return model
+
+
 def loss_history(runner) -> torch.Tensor:
     """Per-iteration training losses recorded by the Runner."""
     values, _ = runner.message_hub.get_scalar('train/loss').data
