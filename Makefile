@@ -1,8 +1,8 @@
 # The two commands of the README. Both run the same idempotent set-up first.
 #   make demo [ALGO=nnclr|snclr|simclr|mocov3|byol|nn-byol|...]  pretrain on Fashion-MNIST (CPU), kNN, grid
 #   make test [PYTEST_ARGS=...] [TEST_JOBS=N]  ruff, then the test suite, one worker per core up to 4 (slow tests: PYTEST_ARGS="-m slow")
-#   make lint                             ruff (lint + import order, pyproject.toml) on the whole tree
-#   make test-oldest [PYTEST_ARGS=...]    the same suite on the oldest tested stack (.venv-oldest: torch 2.1, numpy 1.26)
+#   make lint                             ruff (lint + import order, pyproject.toml) and vermin (Python 3.8 APIs) on the whole tree
+#   make test-oldest [PYTEST_ARGS=...]    the same suite on the oldest tested stack (.venv-oldest: Python 3.8, torch 2.1, numpy 1.24)
 #   make bench-quality [BENCH_ARGS=...]   the quality benchmark (hours; resumable, see docs/benchmarks.md)
 #   make gpu-wheels / make gpu-check      prepare .whl/ here; on a GPU machine (its python3), check the CUDA path
 VENV ?= .venv
@@ -30,8 +30,12 @@ demo:
 	@$(PY) tools/demo.py --algo $(ALGO)
 
 # A lint failure fails `make test` (and so CI) before the suite runs.
+# vermin: no API newer than Python 3.8, the oldest tested stack's.
 lint: setup
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/vermin --target=3.8- --violations --no-tips --quiet \
+		--eval-annotations --backport typing_extensions \
+		nnclr_plugin tools tests configs setup.py
 
 test: lint
 	@$(PY) -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)

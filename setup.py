@@ -26,8 +26,9 @@ setup(
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    # The oldest Python both tested stacks run on (CI: 3.11).
-    python_requires='>=3.11',
+    # The oldest tested stack's Python (requirements/lock/oldest.txt): what
+    # OpenMMLab's install guides create.
+    python_requires='>=3.8',
     packages=find_packages(include=['nnclr_plugin', 'nnclr_plugin.*']),
     install_requires=read_requirements('runtime.txt'),
     extras_require={

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One idempotent set-up behind `make demo` / `make test` / `make test-oldest`:
-#   1. a venv with python3.11
+#   1. a venv with the lock's Python (newest: 3.11, oldest: 3.8)
 #   2. one tested stack, exactly as its lock file says (mmcv from a wheel
 #      cache, else built from the sdist)
 #   3. `pip install -e .` of this plugin (+ mmsegmentation for the tests)
@@ -25,7 +25,10 @@ cd "$ROOT"
 STACK="${STACK:-newest}"
 LOCK="requirements/lock/$STACK.txt"
 [ -f "$LOCK" ] || { echo "[setup] ERROR: STACK=$STACK: no lock file $LOCK" >&2; exit 1; }
-PYTHON="${PYTHON:-python3.11}"
+# Each lock names the Python it was made with ("# python: 3.8" line): the
+# oldest stack is what OpenMMLab's install guides create (python=3.8).
+PY_VERSION="$(sed -n 's/^# python: *//p' "$LOCK")"
+PY_VERSION="${PY_VERSION:-3.11}"
 if [ "$STACK" = newest ]; then
     VENV="${VENV:-$ROOT/.venv}"
     # torch >= 2.10 headers use C++20 features; mmcv 2.1.0 hard-codes c++17.
@@ -49,12 +52,38 @@ DEB_DIR="/usr/share/datasets/fashion-mnist"
 log() { printf '[setup] %s\n' "$*"; }
 
 # ---------------------------------------------------------------- venv
+# python$PY_VERSION from PATH, else from pyenv's versions (its shims name
+# every installed version but run only the selected one).
+is_wanted_python() {
+    "$1" -c "import sys, venv; sys.exit('%d.%d' % sys.version_info[:2] != '$PY_VERSION')" >/dev/null 2>&1
+}
+find_python() {
+    local candidate
+    for candidate in "python$PY_VERSION" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$PY_VERSION".*/bin/python"$PY_VERSION"; do
+        if is_wanted_python "$candidate"; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+if [ -x "$VENV/bin/python" ] && ! is_wanted_python "$VENV/bin/python"; then
+    log "$VENV is not a Python $PY_VERSION venv ($LOCK asks for it): recreating it"
+    rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-    command -v "$PYTHON" >/dev/null || {
-        echo "[setup] ERROR: $PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+    if [ -n "${PYTHON:-}" ] && ! is_wanted_python "$PYTHON"; then
+        echo "[setup] ERROR: PYTHON=$PYTHON is not Python $PY_VERSION, which $LOCK is tested with" >&2
+        exit 1
+    fi
+    PYTHON="${PYTHON:-$(find_python || true)}"
+    [ -n "$PYTHON" ] || {
+        echo "[setup] ERROR: Python $PY_VERSION not found ($LOCK is tested with it): install it" \
+             "(pyenv install $PY_VERSION, or your system's python$PY_VERSION and python$PY_VERSION-venv)" \
+             "or set PYTHON=/path/to/python$PY_VERSION" >&2
         exit 1
     }
-    log "creating $VENV with $PYTHON"
+    log "creating $VENV with $PYTHON ($("$PYTHON" -V 2>&1))"
     "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip)

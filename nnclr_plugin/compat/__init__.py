@@ -14,6 +14,7 @@ module                            needed where
 :mod:`.mmcv_hue`                  numpy >= 2 (mmcv 2.1's ``adjust_hue``)
 :mod:`.history_buffer_pickle`     mmengine <= 0.10.7, any torch (writer)
 :mod:`.checkpoint_safe_globals`   torch >= 2.4 (``weights_only`` loads)
+:mod:`.numpy_core_alias`          numpy < 1.26 (numpy 2's checkpoints)
 :mod:`.collate_fn_scope`          mmengine <= 0.10.7
 ================================  ======================================
 
@@ -30,13 +31,14 @@ from . import (
     history_buffer_pickle,
     mmcv_hue,
     multimodal_transformers5,
+    numpy_core_alias,
 )
 from .collate_fn_scope import drop_collate_fn_scope
 
 DISABLE_ENV = 'NNCLR_PLUGIN_NO_FIXES'
 EARLY = (multimodal_transformers5, )
 FIXES = (mmcv_hue, history_buffer_pickle, checkpoint_safe_globals,
-         collate_fn_scope)
+         numpy_core_alias, collate_fn_scope)
 APPLIED: List[str] = []
 
 

@@ -123,6 +123,13 @@ def build_model_early(cfg: Config) -> None:
         path = config_key_of(cfg.model, message)
         if path is None:
             raise
+        if message.startswith('__init__()'):
+            # Python < 3.10 names no class here; the config node does (the
+            # hint reads the class from the message, as 3.10+ writes it).
+            node = cfg.model
+            for part in path.split('.')[1:-1]:
+                node = node[int(part) if isinstance(node, list) else part]
+            message = f"{str(node['type']).split('.')[-1]}.{message}"
         raise type(err)(f'{message} (config key: {path})') from err
 
 

@@ -1,6 +1,7 @@
 """Each import-time fix runs only where its condition holds: where it
 applies, the stock behaviour (``NNCLR_PLUGIN_NO_FIXES=1``) still fails and
 the fix repairs it; where it does not, the stock code stays in place."""
+import inspect
 import io
 import json
 import os
@@ -25,12 +26,21 @@ from nnclr_plugin.compat import (
     collate_fn_scope,
     history_buffer_pickle,
     mmcv_hue,
+    numpy_core_alias,
 )
+
+
+def numpy2_pickle() -> bytes:
+    """A pickle as numpy 2 writes it (its module paths), whichever numpy
+    runs this (the stock probe runs this source too)."""
+    data = pickle.dumps({'a': np.arange(3.), 's': np.float64(2.5)}, 2)
+    return data.replace(b'cnumpy.core.', b'cnumpy._core.')
+
 
 # Everything the tests need to see of the stock behaviour, in one process
 # with every fix off (an import of the stack takes seconds).
 STOCK_PROBES = r"""
-import io, json, traceback
+import io, json, pickle, traceback
 import mmcv, mmcv.image.photometric as photometric, numpy as np, torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import Runner
@@ -72,6 +82,7 @@ print(json.dumps(dict(
         is collate_fn_scope.STOCK),
     hue=error(lambda: mmcv.adjust_hue(np.zeros((2, 2, 3), np.uint8), -0.1)),
     weights_only=error(weights_only_numpy),
+    numpy2_pickle=error(lambda: pickle.loads(numpy2_pickle())),
     collate=error(scoped_loader))))
 """
 
@@ -81,7 +92,8 @@ def stock():
     """What the stock code does here (``NNCLR_PLUGIN_NO_FIXES=1``)."""
     env = dict(os.environ, NNCLR_PLUGIN_NO_FIXES='1')
     proc = subprocess.run(
-        [sys.executable, '-c', 'import nnclr_plugin\n' + STOCK_PROBES],
+        [sys.executable, '-c', 'import nnclr_plugin\n' +
+         inspect.getsource(numpy2_pickle) + STOCK_PROBES],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,6 +112,20 @@ def test_applied_is_exactly_the_needed_fixes():
     for fix in compat.FIXES:
         assert (fix.NAME in compat.APPLIED) == fix.needed(), \
             fix.NAME
+
+
+# ---------------------------------------------------- numpy._core alias
+def test_numpy_2_pickles_load_where_numpy_has_no_core_alias(stock):
+    data = numpy2_pickle()
+    assert b'cnumpy._core.multiarray' in data
+    loaded = pickle.loads(data)
+    assert np.array_equal(loaded['a'], np.arange(3.)) and loaded['s'] == 2.5
+    if numpy_core_alias.needed():  # numpy < 1.26
+        assert "No module named 'numpy._core'" in stock['numpy2_pickle']
+        assert numpy_core_alias.NAME in compat.APPLIED
+    else:
+        assert stock['numpy2_pickle'] is None
+        assert numpy_core_alias.NAME not in compat.APPLIED
 
 
 # ------------------------------------------------------------ mmcv hue
