@@ -181,7 +181,13 @@ def test_state_dict_round_trip_restores_queue():
 @pytest.mark.parametrize('kwargs, match', [
     (dict(size=0, feat_dim=4), 'size'),
     (dict(size=4, feat_dim=-1), 'feat_dim'),
-    (dict(size=4, feat_dim=4, block_size=0), 'block_size'),
+    (dict(size=4, feat_dim=4, block_size=0), 'block_size=0'),
+    (dict(size=4, feat_dim=4, block_size=True), 'block_size=True'),
+    # An old config's reduced-precision lookup, any value: removed.
+    (dict(size=4, feat_dim=4, score_dtype='auto'),
+     r"queue.score_dtype='auto': the reduced-precision lookup was removed"),
+    (dict(size=4, feat_dim=4, score_dtype='float32'),
+     r"queue.score_dtype='float32'.*Delete score_dtype"),
 ])
 def test_bad_arguments_name_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):

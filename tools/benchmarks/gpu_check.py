@@ -85,7 +85,7 @@ def compute_on(device: str, inputs: Dict[str, torch.Tensor],
     # float32 on both: the CPU == device comparison is of one computation.
     queue = SupportSetQueue(size=x['bank'].shape[0],
                             feat_dim=x['bank'].shape[1],
-                            block_size=512, score_dtype='float32').to(device)
+                            block_size=512).to(device)
     queue.enqueue(x['bank'])
     top1 = queue.nearest(x['pos'], 1)
     topk = queue.nearest(x['pos'], k)
@@ -143,15 +143,11 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
     bank = torch.randn(rows, dim, generator=gen)
     query = torch.randn(batch, dim, generator=gen).to(device)
     results, exact = [], {}
-    # The full matrix and fixed blocks in float32 (the exact reference),
-    # then the defaults: 'auto' blocks (sized by device and dtype) with
-    # 'auto' scores (bfloat16 where the device has it, exact by its
-    # float32 certificate: `float32 redo` is the share of queries it could
-    # not certify, `changed` those whose neighbours differ from float32's).
-    for block, dtype in ((None, 'float32'), (8192, 'float32'),
-                         ('auto', 'auto')):
-        queue = SupportSetQueue(rows, dim, block_size=block,
-                                score_dtype=dtype).to(device)
+    # The full matrix (the reference), fixed blocks and the default 'auto'
+    # blocks (sized by the batch): `changed` is the share of queries whose
+    # neighbours differ from the full matrix's.
+    for block in (None, 8192, 'auto'):
+        queue = SupportSetQueue(rows, dim, block_size=block).to(device)
         queue.enqueue(bank.to(device))
         for k in (1, 30):
             if device.startswith('cuda'):
@@ -162,15 +158,13 @@ def time_lookup(device: str, rows: int, batch: int, dim: int,
             extra = (torch.cuda.max_memory_allocated() - base) / 2**20 \
                 if device.startswith('cuda') else None
             row = dict(rows=rows, batch=batch, dim=dim, k=k,
-                       block_size=block, score_dtype=dtype, ms=ms,
-                       extra_mib=extra)
+                       block_size=block, ms=ms, extra_mib=extra)
             found = queue.nearest(query, k).indices.sort(dim=1).values
             if block is None:
                 exact[k] = found
             else:
-                row.update(relookup_share=queue.relookup_share,
-                           changed_share=float(
-                               (found != exact[k]).any(dim=1).float().mean()))
+                row.update(changed_share=float(
+                    (found != exact[k]).any(dim=1).float().mean()))
             results.append(row)
     return results
 
@@ -280,9 +274,9 @@ def to_markdown(report: Dict) -> str:
     lines += ['', '#### Support-set lookup', '',
               'Blocked rows also give time and extra memory as a ratio to '
               'the full score matrix of the same k.', '',
-              '| Q | B | d | k | block | scores | ms | extra MiB | '
-              'time / full | memory / full | float32 redo | changed |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|']
+              '| Q | B | d | k | block | ms | extra MiB | '
+              'time / full | memory / full | changed |',
+              '|---|---|---|---|---|---|---|---|---|---|']
     full = {r['k']: r for r in report['lookup'] if r['block_size'] is None}
     for row in report['lookup']:
         ref = full.get(row['k'])
@@ -291,12 +285,10 @@ def to_markdown(report: Dict) -> str:
             ratios[0] = f'{row["ms"] / ref["ms"]:.2f}'
             if row['extra_mib'] is not None and ref['extra_mib']:
                 ratios[1] = f'{row["extra_mib"] / ref["extra_mib"]:.2f}'
-        redo, changed = row.get('relookup_share'), row.get('changed_share')
-        ratios += ['—' if redo is None else f'{redo:.1%}',
-                   '—' if changed is None else f'{changed:.1%}']
+        changed = row.get('changed_share')
+        ratios.append('—' if changed is None else f'{changed:.1%}')
         lines.append(f'| {row["rows"]} | {row["batch"]} | {row["dim"]} | '
                      f'{row["k"]} | {row["block_size"]} | '
-                     f'{row.get("score_dtype", "float32")} | '
                      f'{row["ms"]:.2f} | '
                      f'{_mib(row["extra_mib"])} | ' + ' | '.join(ratios) +
                      ' |')

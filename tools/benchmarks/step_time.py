@@ -6,8 +6,8 @@ configs (``configs/bench/``) and feeds them the same synthetic batches
 through their own data preprocessor (the views are made in the step, as in
 training), new images every step. The support sets are filled with random
 unit rows first, so a paper-size queue is searched from the first timed
-step; the float32 lookup's cost does not depend on what the rows hold (the
-reduced-precision one's does: see ``--score-dtypes``). Timing alternates
+step; the lookup's cost does not depend on what the rows hold. Timing
+alternates
 the two models within each repeat, so machine noise hits both alike; the
 ratio is the median of the per-repeat ratios.
 
@@ -22,20 +22,10 @@ The share of the step spent on the support set (``nearest`` and the
 enqueue after the step) and in the loss module's forward is timed inside
 the same steps.
 
-``--score-dtypes`` times the cases once per ``SupportSetQueue`` score dtype
-(``float32``: the exact lookup; ``bfloat16`` / ``auto``: reduced-precision
-scores with the float32 answer), each pair in its own rows; the share of
-queries the reduced lookup had to look up again in float32 is recorded
-too. The synthetic images are noise and the networks untrained: their
-projections crowd together (SNCLR's keys more so), a hard case for the
-reduced scores, which ``auto`` answers by pausing them.
-
 ``--checkpoint CASE=PATH`` times a bench-scale case from a training state
 instead: A's weights, optimiser state and full support set from a
 checkpoint of its bench config trained at the case's memory size, and
-real Fashion-MNIST training images for both models. This is the state a
-lookup spends most of a run in (the float32 re-lookups a real run needed
-are in its log, ``support_set/float32_relookup``).
+real Fashion-MNIST training images for both models.
 
 Writes ``docs/results/speed/step_time.json`` and the ``step-time`` section of
 ``docs/benchmarks.md``.
@@ -47,11 +37,8 @@ Examples::
     python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
         --scales bench --no-docs
     python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
-        snclr:mocov3@128000 --score-dtypes bfloat16 --update
-    python tools/benchmarks/step_time.py --cases nnclr:simclr@98304 \\
-        --scales bench --score-dtypes float32 auto --update \\
-        --checkpoint nnclr:simclr@98304=work_dirs/score_dtype_training/\\
-nnclr_98304_float32/iter_500.pth   # a checkpoint score_dtype_training.py made
+        --scales bench --update --checkpoint \\
+        nnclr:simclr@98304=work_dirs/nnclr_98304/iter_500.pth   # trained A
 """
 import argparse
 import json
@@ -124,7 +111,6 @@ class Trainer:
     """
 
     def __init__(self, algo: str, scale: str, memory: int,
-                 score_dtype: str = 'float32',
                  checkpoint: Optional[str] = None) -> None:
         cfg = Config.fromfile(BENCH.format(algo))
         self.cfg = cfg
@@ -135,7 +121,6 @@ class Trainer:
             model['memory_size'] = memory
         elif 'queue' in model.get('head', {}):
             model['head']['queue']['size'] = memory
-            model['head']['queue']['score_dtype'] = score_dtype
         if scale == 'r50':
             model = widen_to_r50(model)
         # Momentum schedules (CosineEMA) read the run length from the hub,
@@ -160,7 +145,6 @@ class Trainer:
                                  (chunk * get_world_size()))):
                     queue.enqueue(torch.randn(chunk, queue.feat_dim))
         self.timers: Dict[str, float] = {'lookup': 0.0, 'loss': 0.0}
-        self.relookup: List[float] = []  # reduced-precision lookups only
         for queue in self.queues:
             queue.nearest = self._timed('lookup', queue.nearest)
             # The enqueue of the rows the step stashed (end_step).
@@ -205,8 +189,6 @@ class Trainer:
         self.model.train_step(batch, self.optim)
         for queue in self.queues:
             queue.step.end_step()
-            if getattr(queue, 'relookup_share', None) is not None:
-                self.relookup.append(queue.relookup_share)
 
 
 def synthetic_batches(scale: str, n: int) -> List[dict]:
@@ -236,8 +218,7 @@ def real_batches(cfg: Config, n: int) -> List[dict]:
 
 
 def time_case(case: str, scale: str, steps: int, repeats: int,
-              warmup: int, score_dtype: str = 'float32',
-              checkpoint: Optional[str] = None) -> Dict:
+              warmup: int, checkpoint: Optional[str] = None) -> Dict:
     """Median step times of a pair, their ratio and the NN shares.
 
     With ``checkpoint`` (bench scale only), A starts from that training
@@ -246,13 +227,11 @@ def time_case(case: str, scale: str, steps: int, repeats: int,
     """
     pair, memory = case.split('@')
     a, b = pair.split(':')
-    trainers = {name: Trainer(name, scale, int(memory), score_dtype,
+    trainers = {name: Trainer(name, scale, int(memory),
                               checkpoint if name == a else None)
                 for name in (a, b)}
     # Every step its own images: a support set never holds the same image
-    # twice in real runs (98,304 rows of 1.28M images), and repeated images
-    # would fill it with near-copies that no reduced-precision score can
-    # separate.
+    # twice in real runs (98,304 rows of 1.28M images).
     batches = synthetic_batches(scale, warmup + repeats * steps) \
         if checkpoint is None else \
         real_batches(trainers[a].cfg, warmup + repeats * steps)
@@ -260,7 +239,6 @@ def time_case(case: str, scale: str, steps: int, repeats: int,
         for i in range(warmup):
             trainer.step(batches[i])
         trainer.timers = dict.fromkeys(trainer.timers, 0.0)
-        trainer.relookup.clear()
     times: Dict[str, List[float]] = {a: [], b: []}
     for rep in range(repeats):
         for name, trainer in trainers.items():
@@ -280,12 +258,9 @@ def time_case(case: str, scale: str, steps: int, repeats: int,
         loss_share=trainers[a].timers['loss'] / total[a],
         b_lookup_share=trainers[b].timers['lookup'] / total[b],
         b_loss_share=trainers[b].timers['loss'] / total[b],
-        score_dtype=score_dtype,
         state=('untrained' if checkpoint is None else
                f'trained (iter {trainers[a].iteration})'),
-        checkpoint=checkpoint,
-        relookup_share=(statistics.mean(trainers[a].relookup)
-                        if trainers[a].relookup else None))
+        checkpoint=checkpoint)
 
 
 def render(report: Dict) -> str:
@@ -295,9 +270,8 @@ def render(report: Dict) -> str:
         f'{report["steps"]} steps per model, the pair alternated; views '
         'made in the step. State `untrained`: both networks at their '
         'initialisation, noise images, support sets filled with random '
-        'unit rows before timing (the float32 lookup\'s cost does not '
-        'depend on the rows; the reduced-precision lookup\'s does: '
-        'untrained projections crowd). State `trained`: A starts from the '
+        'unit rows before timing (the lookup\'s cost does not depend on '
+        'the rows). State `trained`: A starts from the '
         'weights, optimiser state and full support set of a checkpoint of '
         'its bench config trained at that memory size (`tools/train.py '
         'configs/bench/<A>_... --cfg-options model.head.queue.size=<memory>`'
@@ -312,32 +286,19 @@ def render(report: Dict) -> str:
         f'Goal: NN overhead (the support-set share of the NNCLR step) <= '
         f'{GOAL_SHARE:.0%} at the paper sizes; ours >= 1.0x lightly\'s '
         'speed.', '',
-        'Rows with lookup `bfloat16` / `auto` ran `SupportSetQueue('
-        'score_dtype=...)` (reduced-precision scores, the float32 answer; '
-        'the share of queries it looked up again in float32 in brackets; '
-        '`auto` runs float32 for a while after a lookup that float32 '
-        'mostly redid); '
-        'the issue-27 goal for them: NNCLR / SimCLR <= 1.12 at 98,304 rows.',
-        '',
-        '| model | A / B | memory | state | lookup | A ms | B ms | A/B | '
+        '| model | A / B | memory | state | A ms | B ms | A/B | '
         'A support set | A loss | B loss | goal |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|']
+        '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in report['rows']:
         goal = '—'
-        dtype = r.get('score_dtype', 'float32')
-        if dtype != 'float32':
-            goal = ('met (<= 1.12)' if r['ratio'] <= 1.12 else 'NOT met') \
-                if (r['a'], r['b']) == ('nnclr', 'simclr') else '—'
-            if r.get('relookup_share') is not None:
-                dtype += f' ({r["relookup_share"]:.1%})'
-        elif (r['a'], r['b']) == ('nnclr', 'simclr'):
+        if (r['a'], r['b']) == ('nnclr', 'simclr'):
             goal = 'met' if r['lookup_share'] <= GOAL_SHARE else 'NOT met'
         elif r['b'] == 'lightly-nnclr':
             goal = 'met (>= 1.0x)' if r['ratio'] <= 1.0 else 'NOT met'
         lines.append(
             f'| {r["scale"]} ({r["image"]} px, batch {r["batch"]}) | '
             f'{r["a"]} / {r["b"]} | {r["memory"]:,} | '
-            f'{r.get("state", "untrained")} | {dtype} | '
+            f'{r.get("state", "untrained")} | '
             f'{r["a_ms"]:.0f} | {r["b_ms"]:.0f} | {r["ratio"]:.3f} | '
             f'{r["lookup_share"]:.1%} | {r["loss_share"]:.1%} | '
             f'{r["b_loss_share"]:.1%} | {goal} |')
@@ -355,10 +316,6 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help='steps per timing')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--score-dtypes', nargs='+', default=['float32'],
-                        choices=['float32', 'bfloat16', 'float16', 'auto'],
-                        help='SupportSetQueue score_dtype values to time '
-                        '(each case once per value)')
     parser.add_argument(
         '--checkpoint', nargs='+', default=[], metavar='CASE=PATH',
         help='time CASE (bench scale) from the weights, optimiser state '
@@ -388,10 +345,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     if args.update and osp.isfile(args.out):
         with open(args.out) as f:
             old = json.load(f)
-        redo = {(c, s, d, trained(c, s)) for c in args.cases
-                for s in args.scales for d in args.score_dtypes}
+        redo = {(c, s, trained(c, s)) for c in args.cases
+                for s in args.scales}
         rows = [r for r in old['rows']
-                if (r['case'], r['scale'], r.get('score_dtype', 'float32'),
+                if (r['case'], r['scale'],
                     r.get('state', 'untrained') != 'untrained') not in redo]
         # A repeated command replaces its earlier mention.
         previous = [c for c in old['command'].split(', then ')
@@ -399,28 +356,21 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         command = ', then '.join(previous + [command])
     for scale in args.scales:
         for case in args.cases:
-            for dtype in args.score_dtypes:
-                r = time_case(case, scale, args.steps, args.repeats,
-                              args.warmup, dtype,
-                              checkpoints.get(case) if trained(case, scale)
-                              else None)
-                rows.append(r)
-                print(f'{scale:>5} {case:>26} {dtype:>8}: {r["a"]} '
-                      f'{r["a_ms"]:.0f} ms, {r["b"]} {r["b_ms"]:.0f} ms, '
-                      f'ratio {r["ratio"]:.3f}, lookup '
-                      f'{r["lookup_share"]:.1%}, loss '
-                      f'{r["loss_share"]:.1%} of the step' + (
-                          '' if r['relookup_share'] is None else
-                          f', float32 re-lookups '
-                          f'{r["relookup_share"]:.1%}'), flush=True)
-    # Rows in the default order, whichever run measured them; float32
-    # first.
+            r = time_case(case, scale, args.steps, args.repeats,
+                          args.warmup,
+                          checkpoints.get(case) if trained(case, scale)
+                          else None)
+            rows.append(r)
+            print(f'{scale:>5} {case:>26}: {r["a"]} {r["a_ms"]:.0f} ms, '
+                  f'{r["b"]} {r["b_ms"]:.0f} ms, ratio {r["ratio"]:.3f}, '
+                  f'lookup {r["lookup_share"]:.1%}, loss '
+                  f'{r["loss_share"]:.1%} of the step', flush=True)
+    # Rows in the default order, whichever run measured them.
     order = [(c, s) for s in SCALES for c in CASES]
     rows.sort(key=lambda r: (order.index((r['case'], r['scale']))
                              if (r['case'], r['scale']) in order
                              else len(order),
-                             r.get('state', 'untrained') != 'untrained',
-                             r.get('score_dtype', 'float32') != 'float32'))
+                             r.get('state', 'untrained') != 'untrained'))
     report = dict(command=command,
                   machine=machine_kind(), steps=args.steps,
                   repeats=args.repeats, rows=rows)

@@ -11,13 +11,6 @@ over the set-up's. Times are medians of at least ``--repeats`` lookups
 (more for fast points, up to half a second of them) after one untimed
 lookup; the blocked/full ratios are taken within this one run.
 
-``--score-dtypes`` adds the reduced-precision lookup
-(``SupportSetQueue(score_dtype=...)``, blocked): its time and peak next to
-the float32 ones, the share of queries it had to look up again in float32,
-and the share whose neighbours differ from the float32 lookup's (its
-process runs the float32 lookup once more, after the timing, to compare;
-must be 0).
-
 Writes ``docs/results/speed/lookup.json``, ``docs/benchmarks_lookup.png``
 and the ``lookup`` section of ``docs/benchmarks.md``.
 
@@ -27,8 +20,6 @@ Examples::
     python tools/benchmarks/support_set_lookup.py --sizes 98304 \\
         --batches 4096 --ks 1 --no-docs                    # one point
     python tools/benchmarks/support_set_lookup.py --ks 30 --update  # redo k=30
-    python tools/benchmarks/support_set_lookup.py --sizes 98304 \\
-        --batches 4096 --score-dtypes bfloat16 --update   # bf16, paper size
 """
 import argparse
 import json
@@ -43,13 +34,8 @@ from typing import Dict, List
 from benchmark_docs import DOCS, machine_kind, write_section
 
 from nnclr_plugin.evaluation import write_json
-from nnclr_plugin.models.utils.score_dtype import (
-    AUTO_MIN_ROWS,
-    AUTO_MIN_SCORES,
-)
 
 VARIANTS = {'full': None, 'blocked': 'auto'}
-FAST = 'blocked-'  # + score_dtype: a reduced-precision variant
 # The issue's goal, at the paper's sizes on CPU.
 GOAL = dict(size=98304, batch=4096, dim=256, max_extra_mib=256)
 COMMAND = 'python tools/benchmarks/support_set_lookup.py'
@@ -62,10 +48,8 @@ def child(size: int, dim: int, batch: int, k: int, variant: str,
 
     from nnclr_plugin.models import SupportSetQueue
     torch.manual_seed(0)
-    score_dtype = (variant[len(FAST):] if variant.startswith(FAST) else
-                   'float32')
-    queue = SupportSetQueue(size, dim, block_size=VARIANTS.get(
-        variant, 'auto'), score_dtype=score_dtype).to(device)
+    queue = SupportSetQueue(size, dim,
+                            block_size=VARIANTS[variant]).to(device)
     # In chunks, so that the set-up's own peak is not far above the bank.
     for start in range(0, size, 8192):
         queue.enqueue(torch.randn(min(8192, size - start), dim,
@@ -77,7 +61,7 @@ def child(size: int, dim: int, batch: int, k: int, variant: str,
         torch.cuda.reset_peak_memory_stats()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times, first, relookup = [], True, []
+    times, first = [], True
     # At least `repeats` lookups and half a second of them, so that the
     # millisecond-scale points get a stable median too.
     nbrs = None
@@ -92,8 +76,6 @@ def child(size: int, dim: int, batch: int, k: int, variant: str,
         if not first:  # the first lookup warms up allocator and kernels
             times.append(time.perf_counter() - start)
         first = False
-        if queue.relookup_share is not None:
-            relookup.append(queue.relookup_share)
     if device == 'cuda':
         extra = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
@@ -103,21 +85,6 @@ def child(size: int, dim: int, batch: int, k: int, variant: str,
                  peak_extra_mib=extra,
                  checksum=float(nbrs.sims.double().sum()),
                  threads=torch.get_num_threads())
-    if score_dtype != 'float32':
-        # Against the float32 lookup, after the timing (its peak is not
-        # counted): queries whose neighbours differ (as a set, and the
-        # first one), and the largest similarity difference.
-        queue.score_dtype = 'float32'
-        ref = queue.nearest(query, k)
-        same_set = (nbrs.indices.sort(dim=1).values ==
-                    ref.indices.sort(dim=1).values).all(dim=1)
-        point.update(
-            score_dtype=score_dtype,
-            relookup_share=statistics.mean(relookup),
-            changed_share=float((~same_set).float().mean()),
-            changed_first_share=float(
-                (nbrs.indices[:, 0] != ref.indices[:, 0]).float().mean()),
-            max_sim_diff=float((nbrs.sims - ref.sims).abs().max()))
     return point
 
 
@@ -134,8 +101,8 @@ def run_point(args, size: int, batch: int, k: int, variant: str) -> Dict:
 
 
 def pair_rows(points: List[Dict]) -> List[Dict]:
-    """One row per (Q, B, k): both variants side by side and the ratio,
-    and each reduced-precision variant measured against ``blocked``."""
+    """One row per (Q, B, k): both variants side by side and the
+    ratio."""
     by_key = {(p['size'], p['batch'], p['k'], p['variant']): p
               for p in points}
     rows = []
@@ -143,18 +110,6 @@ def pair_rows(points: List[Dict]) -> List[Dict]:
         if variant != 'full' or (size, batch, k, 'blocked') not in by_key:
             continue
         blocked = by_key[size, batch, k, 'blocked']
-        fast = {}
-        for p in points:
-            if (p['size'], p['batch'], p['k']) == (size, batch, k) and \
-                    p['variant'].startswith(FAST):
-                fast[p['score_dtype']] = dict(
-                    ms=p['median_ms'],
-                    speedup=blocked['median_ms'] / p['median_ms'],
-                    extra_mib=p['peak_extra_mib'],
-                    relookup_share=p['relookup_share'],
-                    changed_share=p['changed_share'],
-                    changed_first_share=p['changed_first_share'],
-                    max_sim_diff=p['max_sim_diff'])
         rows.append(dict(
             size=size, batch=batch, k=k,
             full_ms=full['median_ms'], blocked_ms=blocked['median_ms'],
@@ -162,7 +117,7 @@ def pair_rows(points: List[Dict]) -> List[Dict]:
             full_extra_mib=full['peak_extra_mib'],
             blocked_extra_mib=blocked['peak_extra_mib'],
             same_result=abs(full['checksum'] - blocked['checksum']) <=
-            1e-4 * batch * k, fast=fast))
+            1e-4 * batch * k))
     return rows
 
 
@@ -211,79 +166,8 @@ def render(report: Dict) -> str:
             f'{r["time_ratio"]:.2f} | {r["full_extra_mib"]:.0f} | '
             f'{r["blocked_extra_mib"]:.0f} | '
             f'{"yes" if r["same_result"] else "NO"} | {returned:.0f} |')
-    lines += render_fast(report)
     lines += ['', '![lookup scaling](benchmarks_lookup.png)', '']
     return '\n'.join(lines)
-
-
-def render_fast(report: Dict) -> List[str]:
-    """The reduced-precision variants against blocked float32."""
-    rows = [r for r in report['rows'] if r.get('fast')]
-    if not rows:
-        return []
-    lines = [
-        '', '### Reduced-precision scores (`score_dtype`)', '',
-        '`SupportSetQueue(score_dtype=...)` scores the queue in bfloat16 / '
-        'float16, re-scores the best candidates in float32 and certifies '
-        'each query with a rounding-error bound, or looks it up again in '
-        'float32 (`nnclr_plugin/models/utils/fast_precision.py`). Same '
-        'process per point as above; `re-looked up` is the share of '
-        'queries that needed float32, `changed` the share whose '
-        'neighbours (as a set) differ from the float32 lookup\'s, run in '
-        'the same process (must be 0). The rows are random unit vectors: '
-        'on real projections the bound is what decides how often float32 '
-        'is needed (see the docstring). The reduced peak includes the '
-        'rounded queue the lookup keeps between calls (`Q x (d + 16)` in 16 '
-        f'bits: {GOAL["size"] * (report["dim"] + 16) * 2 / 2**20:.0f} MiB '
-        f'at Q = {GOAL["size"]:,}).', '',
-        f'Goal at Q = {GOAL["size"]:,}, B = {GOAL["batch"]:,}: >= 1.8x the '
-        f'blocked float32 lookup, peak growth <= {GOAL["max_extra_mib"]} '
-        'MiB, no neighbour changed.', '']
-    for r in goal_rows(rows):
-        for dtype, f in sorted(r['fast'].items()):
-            met = (f['speedup'] >= 1.8 and f['changed_share'] == 0
-                   and f['extra_mib'] <= GOAL['max_extra_mib'])
-            lines.append(
-                f'- k = {r["k"]}, {dtype}: {f["ms"]:.0f} ms vs float32 '
-                f'{r["blocked_ms"]:.0f} ms (**{f["speedup"]:.2f}x**), peak '
-                f'growth {f["extra_mib"]:.0f} MiB, re-looked up '
-                f'{f["relookup_share"]:.1%}, changed '
-                f'{f["changed_share"]:.1%}: goal '
-                f'{"met" if met else "NOT met"}.')
-    lines += auto_threshold_lines(rows)
-    lines += ['', '| Q | B | k | dtype | float32 ms | reduced ms | speed-up '
-              '| reduced peak MiB | re-looked up | changed | max sim diff |',
-              '|---|---|---|---|---|---|---|---|---|---|---|']
-    for r in rows:
-        for dtype, f in sorted(r['fast'].items()):
-            lines.append(
-                f'| {r["size"]:,} | {r["batch"]:,} | {r["k"]} | {dtype} | '
-                f'{r["blocked_ms"]:.1f} | {f["ms"]:.1f} | '
-                f'{f["speedup"]:.2f} | {f["extra_mib"]:.0f} | '
-                f'{f["relookup_share"]:.1%} | {f["changed_share"]:.1%} | '
-                f'{f["max_sim_diff"]:.1g} |')
-    return lines
-
-
-def auto_threshold_lines(rows: List[Dict]) -> List[str]:
-    """Where ``score_dtype='auto'`` takes the bfloat16 path, and the
-    bfloat16 speed-ups of this run on either side of that line."""
-    sides = {True: [], False: []}
-    for r in rows:
-        f = r['fast'].get('bfloat16')
-        if f is not None:
-            sides[r['size'] >= AUTO_MIN_ROWS and
-                  r['size'] * r['batch'] >= AUTO_MIN_SCORES].append(
-                      f['speedup'])
-    if not sides[True] or not sides[False]:
-        return []
-    return [
-        '', f'`score_dtype=\'auto\'` (the default) scores in bfloat16 '
-        f'from {AUTO_MIN_ROWS:,} rows and {AUTO_MIN_SCORES:,} scores (Q x '
-        'B) on, where the hardware has bfloat16 units: in this run the '
-        f'bfloat16 lookup ran {min(sides[True]):.2f}x-'
-        f'{max(sides[True]):.2f}x float32\'s speed there and '
-        f'{min(sides[False]):.2f}x-{max(sides[False]):.2f}x below.']
 
 
 def plot(rows: List[Dict], path: str) -> None:
@@ -308,13 +192,6 @@ def plot(rows: List[Dict], path: str) -> None:
                                 label=f'blocked, B={batch}')
                 ax.plot(sizes, [r[full] for r in sel], 's--',
                         color=line.get_color(), label=f'full, B={batch}')
-                fast = sorted({d for r in sel for d in r.get('fast', {})})
-                for dtype in fast:
-                    key = 'ms' if row == 0 else 'extra_mib'
-                    pts = [(r['size'], r['fast'][dtype][key]) for r in sel
-                           if dtype in r.get('fast', {})]
-                    ax.plot(*zip(*pts), '^:', color=line.get_color(),
-                            label=f'blocked {dtype}, B={batch}')
                 ax.set_xscale('log', base=2)
                 ax.set_yscale('symlog' if row else 'log')
                 ax.set_xlabel('support set size Q')
@@ -344,10 +221,6 @@ def main() -> None:
     parser.add_argument('--dim', type=int, default=256)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--score-dtypes', nargs='*', default=[],
-                        choices=['bfloat16', 'float16', 'auto'],
-                        help='also time the blocked lookup with these '
-                        'SupportSetQueue score_dtype values')
     parser.add_argument('--out', default=osp.join(DOCS, 'results', 'speed',
                                                   'lookup.json'))
     parser.add_argument('--no-docs', action='store_true',
@@ -383,17 +256,12 @@ def main() -> None:
     for k in args.ks:
         for batch in args.batches:
             for size in args.sizes:
-                for variant in list(VARIANTS) + [
-                        FAST + d for d in args.score_dtypes]:
+                for variant in VARIANTS:
                     points.append(run_point(args, size, batch, k, variant))
                     p = points[-1]
-                    extra = (f', re-looked up {p["relookup_share"]:.1%}, '
-                             f'changed {p["changed_share"]:.1%}'
-                             if 'changed_share' in p else '')
                     print(f'Q={size:>6} B={batch:>4} k={k:>2} {variant:>7}: '
                           f'{p["median_ms"]:9.1f} ms, peak growth '
-                          f'{p["peak_extra_mib"]:6.0f} MiB{extra}',
-                          flush=True)
+                          f'{p["peak_extra_mib"]:6.0f} MiB', flush=True)
     rows = pair_rows(points)
     report = dict(command=command,
                   machine=machine_kind().replace(
@@ -406,11 +274,6 @@ def main() -> None:
               f'{r["time_ratio"]:.2f}, peak growth '
               f'{r["blocked_extra_mib"]:.0f} MiB (full '
               f'{r["full_extra_mib"]:.0f} MiB)')
-        for dtype, f in sorted(r['fast'].items()):
-            print(f'goal point k={r["k"]} {dtype}: {f["speedup"]:.2f}x the '
-                  f'blocked float32 lookup, peak growth '
-                  f'{f["extra_mib"]:.0f} MiB, changed '
-                  f'{f["changed_share"]:.1%}')
     if args.no_docs:
         return
     write_json(args.out, report)

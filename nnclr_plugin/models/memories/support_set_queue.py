@@ -1,5 +1,4 @@
 """The support set of NNCLR / candidate memory of SNCLR."""
-import functools
 from typing import Optional, Union
 
 import torch
@@ -8,11 +7,21 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ...utils.checks import check_bool, check_int
-from ..utils import gather_no_grad
-from ..utils.rounded_bank import RoundedBank
-from ..utils.score_dtype import AutoPause, check_lookup_options, lookup_topk
+from ..utils import auto_block_size, gather_no_grad, topk_inner_product
 from .neighbors import Neighbors
 from .support_set_step import META, SupportSetStep, complete_meta
+
+
+def check_block_size(block_size) -> None:
+    """Raise for a ``block_size`` other than None, ``'auto'`` or an int
+    >= 1, naming the config key."""
+    if block_size in (None, 'auto'):
+        return
+    if isinstance(block_size, bool) or not isinstance(block_size, int) \
+            or block_size < 1:
+        raise ValueError('SupportSetQueue: block_size must be None, '
+                         "'auto' or an int >= 1, got "
+                         f'model.head.queue.block_size={block_size!r}')
 
 
 @MODELS.register_module()
@@ -41,12 +50,9 @@ class SupportSetQueue(BaseModule):
             is never built (peak ``B x block_size``); None scores it at
             once; ``'auto'`` picks blocks of about 16 MiB of scores for the
             batch at hand (see :func:`auto_block_size`). The result does not
-            depend on it. Defaults to ``'auto'``.
-        score_dtype (str): ``'float32'``, ``'bfloat16'``, ``'float16'``
-            or ``'auto'`` (bfloat16 where the hardware has it, for
-            lookups of at least 16,384 rows): scores in that type, then
-            the float32 answer (see :func:`lookup_topk`). Defaults to
-            ``'auto'``.
+            depend on it (up to float rounding). Defaults to ``'auto'``.
+        score_dtype: Removed (the lookup scores in the queue's float32);
+            setting it is an error that says so.
         track_labels (bool): Keep the labels and dataset indices of
             enqueued rows, for the NN-agreement log and the neighbour
             picture (never used by a loss). Defaults to True.
@@ -59,21 +65,23 @@ class SupportSetQueue(BaseModule):
                  size: int,
                  feat_dim: int,
                  block_size: Union[int, str, None] = 'auto',
-                 score_dtype: str = 'auto',
+                 score_dtype: Optional[str] = None,
                  track_labels: bool = True,
                  gather_distributed: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         check_int('SupportSetQueue', size=size, feat_dim=feat_dim)
-        check_lookup_options('SupportSetQueue', block_size, score_dtype)
+        check_block_size(block_size)
+        if score_dtype is not None:
+            raise ValueError(
+                f'model.head.queue.score_dtype={score_dtype!r}: the '
+                'reduced-precision lookup was removed; every lookup scores '
+                'in float32. Delete score_dtype from the config')
         check_bool('SupportSetQueue', track_labels=track_labels,
                    gather_distributed=gather_distributed)
         self.size = size
         self.feat_dim = feat_dim
         self.block_size = block_size
-        self.score_dtype = score_dtype
-        self.relookup_share: Optional[float] = None
-        self.auto_pause = AutoPause()
         self.track_labels = track_labels
         self.gather_distributed = gather_distributed
         self.register_buffer('queue', torch.zeros(size, feat_dim))
@@ -82,11 +90,8 @@ class SupportSetQueue(BaseModule):
         for name in META:
             self.register_buffer(name,
                                  torch.full((size, ), -1, dtype=torch.long))
-        # Not checkpointed: the current training step's protocol, and the
-        # queue's rows as a reduced-precision lookup scores them (made at
-        # its first such lookup, then re-rounded a batch at a time).
+        # Not checkpointed: the current training step's protocol.
         self.step = SupportSetStep(self)
-        self.rounded = RoundedBank()
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
@@ -157,9 +162,7 @@ class SupportSetQueue(BaseModule):
                 'least one global batch')
         ptr = int(self.ptr)
         rows = (torch.arange(n, device=self.queue.device) + ptr) % self.size
-        was_current = self.rounded.is_current(self.queue)
         self.queue[rows] = feats.to(self.queue.dtype)
-        self.rounded.write(self.queue, rows, was_current)
         if self.track_labels:
             for name, values in meta.items():
                 getattr(self, name)[rows] = values.to(self.queue.device)
@@ -192,13 +195,12 @@ class SupportSetQueue(BaseModule):
         k = min(k, filled)
         query = F.normalize(query.detach().to(self.queue.dtype), dim=1)
         bank = self.queue[:filled]
-        best_sims, best_idx, self.relookup_share = lookup_topk(
-            query, bank, k, self.block_size, self.auto_pause(self.score_dtype),
-            rounded=functools.partial(self.rounded.get, self.queue))
-        self.auto_pause.update(self.relookup_share)
+        block_size = self.block_size
+        if block_size == 'auto':
+            block_size = auto_block_size(query, k)
+        best_sims, best_idx = topk_inner_product(query, bank, k, block_size)
         return Neighbors(bank[best_idx], best_idx, best_sims)
 
     def extra_repr(self) -> str:
         return (f'size={self.size}, feat_dim={self.feat_dim}, '
-                f'block_size={self.block_size}, '
-                f'score_dtype={self.score_dtype}')
+                f'block_size={self.block_size}')

@@ -96,8 +96,6 @@ class SupportSetStep:
             return None
         nbrs = queue.nearest(query, k)
         self.record('nn_similarity', float(nbrs.sims[:, 0].mean()))
-        if queue.relookup_share is not None:  # reduced-precision lookup
-            self.record('float32_relookup', queue.relookup_share)
         labels = self.labels_of(nbrs)
         if labels is not None:
             agreement = label_agreement(labels[0], labels[1][:, :1])

@@ -5,18 +5,6 @@ import torch
 from torch import Tensor
 
 TOPK_ROWS = 1024  # query rows per top-k call in the blocked k > 1 path
-# Query rows per float32 re-score GEMM (each against the candidates of all
-# of them: RESCORE_GROUP times the work of the re-score itself), and per
-# chunk of the re-score (RESCORE_ROWS x r gathered bank rows).
-RESCORE_GROUP = 16
-RESCORE_ROWS = 256
-# Fewest query rows and bank rows per float32 GEMM. MKL rounds a score of
-# a GEMM of fewer than 12 query rows (except 4 and 8), or of fewer than 12
-# bank rows, otherwise than of a larger one (~1e-7): with queries padded
-# to 16 and no block narrower than 16 rows, a score does not depend on how
-# many other queries share its lookup (e.g. the few the bfloat16 lookup
-# sends back) nor on the block size.
-MIN_GEMM_ROWS = 16
 
 
 def topk_inner_product(query: Tensor,
@@ -30,13 +18,11 @@ def topk_inner_product(query: Tensor,
     into one reused ``(B, block_size)`` buffer, so the ``B x N`` score
     matrix is never built: at NNCLR's paper sizes (B = 4,096, N = 98,304)
     that matrix is 1.5 GiB, a block of 8,192 rows 128 MiB. The result is
-    the same for any ``block_size``, ties included: equal scores are
-    ranked by row index, the lower first (``torch.topk`` leaves their
-    order, and which of them a cut at ``k`` keeps, undefined), so that the
-    reduced-precision lookup, which ranks by the same rule, returns the
-    same neighbours in the same order and a training run does not depend
-    on how the scores were found. Nor does a query's result depend on the
-    other queries of the call (see :data:`MIN_GEMM_ROWS`).
+    the same for any ``block_size`` up to float rounding (a GEMM's rounding
+    depends on its shape: scores within ~1e-7 of each other may swap), and
+    equal scores are ranked by row index, the lower first (``torch.topk``
+    leaves their order, and which of them a cut at ``k`` keeps, undefined),
+    so that a run does not depend on how the scores were found.
 
     Two choices keep the blocked path as fast as one big matrix: for
     ``k == 1`` a running ``max`` (one pass over the scores, no sort) and
@@ -58,11 +44,6 @@ def topk_inner_product(query: Tensor,
     if not 1 <= k <= num:
         raise ValueError(f'topk_inner_product: k must be in [1, {num}] '
                          f'(the bank size), got {k}')
-    if 0 < len(query) < MIN_GEMM_ROWS:
-        padded = torch.cat([query, query[:1].expand(
-            MIN_GEMM_ROWS - len(query), -1)])
-        vals, idx = topk_inner_product(padded, bank, k, block_size)
-        return vals[:len(query)], idx[:len(query)]
     block = num if block_size is None else min(block_size, num)
     if block == num:
         scores = query @ bank.T
@@ -72,17 +53,10 @@ def topk_inner_product(query: Tensor,
             return best, idx
         return topk_ties_to_lower(scores, k)
 
-    block = max(block, MIN_GEMM_ROWS)
-    # A last block narrower than MIN_GEMM_ROWS joins the one before it.
-    starts = list(range(0, num, block))
-    if len(starts) > 1 and num - starts[-1] < MIN_GEMM_ROWS:
-        starts.pop()
-    ends = starts[1:] + [num]
-    buffer = query.new_empty(query.shape[0] * max(
-        e - s for s, e in zip(starts, ends)))
+    buffer = query.new_empty(query.shape[0] * block)
     best = best_idx = None
-    for start, end in zip(starts, ends):
-        rows = bank[start:end]
+    for start in range(0, num, block):
+        rows = bank[start:start + block]
         scores = buffer[:query.shape[0] * rows.shape[0]].view(
             query.shape[0], rows.shape[0])
         torch.mm(query, rows.T, out=scores)
@@ -190,45 +164,3 @@ def auto_block_size(query: torch.Tensor, k: int = 1,
     """
     per_row = max(1, query.shape[0] * query.element_size())
     return max(4096 if k == 1 else 8192, score_bytes // per_row)
-
-
-def rescore(query: Tensor, bank: Tensor, candidates: Tensor) -> Tensor:
-    """Float32 inner products of each query with its candidate rows.
-
-    By a GEMM as :func:`topk_inner_product`'s: groups of
-    :data:`RESCORE_GROUP` queries against all their candidates, of which
-    the diagonal blocks are kept. A GEMM of several query rows rounds each
-    score as the full lookup does (bit for bit with MKL); a matrix-vector
-    product does not (~1e-7 apart).
-
-    Args:
-        query (Tensor): ``(B, D)``.
-        bank (Tensor): ``(N, D)``, same dtype and device.
-        candidates (Tensor): ``(B, r)`` row indices into ``bank``.
-
-    Returns:
-        Tensor: ``(B, r)`` scores.
-    """
-    num_q, dim = query.shape
-    exact = query.new_empty(candidates.shape)
-    group = RESCORE_GROUP
-    diag = torch.arange(group, device=query.device)
-    # One gather buffer for all chunks (a fresh one per chunk would be
-    # page-faulted in each time).
-    gathered = bank.new_empty(
-        (min(num_q, RESCORE_ROWS) + group) * candidates.shape[1], dim)
-    for s in range(0, num_q, RESCORE_ROWS):
-        part, idx = query[s:s + RESCORE_ROWS], candidates[s:s + RESCORE_ROWS]
-        count = len(part)
-        pad = -count % group
-        if pad:
-            part = torch.cat([part, part.new_zeros(pad, dim)])
-            idx = torch.cat([idx, idx.new_zeros(pad, idx.shape[1])])
-        groups = len(part) // group
-        rows = torch.index_select(bank, 0, idx.reshape(-1),
-                                  out=gathered[:idx.numel()])
-        rows = rows.view(groups, -1, dim)
-        both = torch.bmm(part.view(groups, group, dim), rows.transpose(1, 2))
-        exact[s:s + count] = both.view(groups, group, group, -1)[
-            :, diag, diag].reshape(len(part), -1)[:count]
-    return exact
