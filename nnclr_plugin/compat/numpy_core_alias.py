@@ -11,7 +11,7 @@ loaded (the ones a pickle can name): the objects are numpy 1's own.
 
 Needed where ``numpy._core`` cannot be imported.
 """
-import os.path as osp
+import importlib.util
 import sys
 
 import numpy
@@ -20,9 +20,10 @@ NAME = 'numpy-core-alias'
 
 
 def needed() -> bool:
-    """Whether this numpy ships no ``numpy._core`` package (asked of its
-    files: once applied, the alias itself is importable)."""
-    return not osp.isdir(osp.join(osp.dirname(numpy.__file__), '_core'))
+    """Whether this numpy ships no ``numpy._core`` package of its own
+    (once applied, the alias is found, under ``numpy.core``'s name)."""
+    spec = importlib.util.find_spec('numpy._core')
+    return spec is None or spec.name != 'numpy._core'
 
 
 def apply() -> None:
