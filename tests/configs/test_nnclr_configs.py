@@ -257,7 +257,7 @@ def test_one_training_step(name):
     # ~100 MB, as in training.
     assert queue.queue.numel() * queue.queue.element_size() == \
         QUEUE_SIZE * FEAT_DIM * 4
-    queue.step.begin_step()  # what SupportSetQueueHook does
+    queue.begin_step()  # what SupportSetQueueHook does
     # Rows of earlier steps, spread over several lookup blocks, so the step
     # below takes its positives from the support set, block by block.
     queue.enqueue(torch.randn(3 * queue.block_size + 5, FEAT_DIM))
@@ -271,7 +271,7 @@ def test_one_training_step(name):
     assert torch.isfinite(loss)
     loss.backward()
 
-    stats = queue.step.end_step()  # enqueues this step's rows
+    stats = queue.end_step()  # enqueues this step's rows
     assert 'nn_similarity' in stats  # the support set was searched
     for pname, param in model.named_parameters():
         if param.requires_grad:  # DDP would need find_unused_parameters

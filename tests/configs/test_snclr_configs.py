@@ -160,7 +160,7 @@ def test_one_training_step(name):
     assert (queue.size, queue.feat_dim) == (QUEUE_SIZE, FEAT_DIM)
 
     model.train()
-    queue.step.begin_step()  # no Runner, so no SupportSetQueueHook
+    queue.begin_step()  # no Runner, so no SupportSetQueueHook
     # Rows from "earlier steps", so that this step looks up K candidates.
     queue.enqueue(torch.randn(64, FEAT_DIM))
     filled = queue.filled
@@ -172,7 +172,7 @@ def test_one_training_step(name):
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
 
-    stats = queue.step.end_step()  # enqueues this step's rows
+    stats = queue.end_step()  # enqueues this step's rows
     assert 'nn_similarity' in stats  # the memory was searched
     assert 0 < stats['positiveness_max'] <= 1  # candidates were weighted
 

@@ -126,11 +126,11 @@ def test_topk_mean_and_sample_modes():
 def test_enqueue_first_stashes_only_the_first_target():
     head = build_head().train()
     z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
-    head.queue.step.begin_step(dict(labels=torch.arange(4),
+    head.queue.begin_step(dict(labels=torch.arange(4),
                                     sample_idx=torch.arange(10, 14)))
     head.loss(z2, z1)
     head.loss(z1, z2)
-    head.queue.step.end_step()
+    head.queue.end_step()
     assert head.queue.filled == 4
     assert torch.allclose(head.queue.queue[:4], F.normalize(z1, dim=1))
     # The hook's batch metadata goes with the rows, in batch order.
@@ -138,10 +138,10 @@ def test_enqueue_first_stashes_only_the_first_target():
     assert head.queue.sample_idx[:4].tolist() == [10, 11, 12, 13]
 
     head_all = build_head(enqueue='all').train()
-    head_all.queue.step.begin_step()
+    head_all.queue.begin_step()
     head_all.loss(z2, z1)
     head_all.loss(z1, z2)
-    head_all.queue.step.end_step()
+    head_all.queue.end_step()
     assert head_all.queue.filled == 8
 
 
@@ -196,7 +196,7 @@ def test_nnclr_loss_is_symmetrised_and_enqueues_view_one():
     views = [torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)]
     samples = [DataSample().set_gt_label(i % 3) for i in range(4)]
     # What SupportSetQueueHook does before the step.
-    model.head.queue.step.begin_step(batch_meta(dict(data_samples=samples)))
+    model.head.queue.begin_step(batch_meta(dict(data_samples=samples)))
     torch.manual_seed(5)
     loss = model.loss(views, samples)['loss']
 
@@ -214,7 +214,7 @@ def test_nnclr_loss_is_symmetrised_and_enqueues_view_one():
     expected = 0.5 * (reference_infonce(nn(z1), p2.detach(), 0.1) +
                       reference_infonce(nn(z2), p1.detach(), 0.1))
     assert loss.item() == pytest.approx(expected, rel=1e-5)
-    model.head.queue.step.end_step()
+    model.head.queue.end_step()
     assert model.head.queue.filled == 20
     assert torch.allclose(model.head.queue.queue[16:20],
                           F.normalize(z1.detach(), dim=1), atol=1e-6)

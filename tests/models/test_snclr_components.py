@@ -210,13 +210,13 @@ def small_soft_neighbor_head(dim: int, size: int):
 
 def test_peakedness_of_flat_and_one_hot_weights():
     head = small_soft_neighbor_head(dim=8, size=16)
-    step = head.queue.step
-    step.begin_step()
+    queue = head.queue
+    queue.begin_step()
     head.record_peakedness(torch.full((3, 4), 0.25))
-    flat = step.end_step()
-    step.begin_step()
+    flat = queue.end_step()
+    queue.begin_step()
     head.record_peakedness(torch.eye(4)[:3])
-    one_hot = step.end_step()
+    one_hot = queue.end_step()
     assert flat['positiveness_max'] == pytest.approx(0.25)
     assert flat['positiveness_entropy'] == pytest.approx(1.0)
     assert one_hot['positiveness_max'] == pytest.approx(1.0)
@@ -233,18 +233,18 @@ def test_weighted_label_agreement_counts_positiveness_mass():
     head.queue.enqueue(feats, labels=torch.tensor([0] * 4 + [1] * 4))
     # A class-0 query halfway between both clusters; k = 8 takes every row,
     # half of them of its class.
-    head.queue.step.begin_step(dict(labels=torch.tensor([0])))
+    head.queue.begin_step(dict(labels=torch.tensor([0])))
     nbrs = head.queue.nearest(torch.tensor([[1.0, 1.0, 0.0, 0.0]]), k=8)
-    same = head.queue.step.labels_of(nbrs)[1] == 0
+    same = head.queue.labels_of(nbrs)[1] == 0
     weights = torch.where(same, 0.2, 0.05)  # 4 x 0.2 + 4 x 0.05 = 1
     head.record_label_agreement(weights, nbrs)
-    stats = head.queue.step.end_step()
+    stats = head.queue.end_step()
     assert stats['candidate_label_agreement'] == pytest.approx(0.5)
     assert stats['weighted_label_agreement'] == pytest.approx(0.8)
     # Unknown query labels (no hook) leave both out rather than count -1.
-    head.queue.step.begin_step(dict(labels=None))
+    head.queue.begin_step(dict(labels=None))
     head.record_label_agreement(weights, nbrs)
-    assert head.queue.step.end_step() == {}
+    assert head.queue.end_step() == {}
 
 
 @pytest.mark.parametrize('cfg,key', [

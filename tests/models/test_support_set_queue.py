@@ -123,47 +123,47 @@ def test_no_gradient_reaches_the_queue():
 def test_a_step_enqueues_its_stashed_rows_in_order_when_it_ends():
     queue = SupportSetQueue(size=8, feat_dim=2)
     with pytest.raises(RuntimeError, match='SupportSetQueueHook'):
-        queue.step.stash(torch.randn(2, 2))  # no step open: no hook
+        queue.stash(torch.randn(2, 2))  # no step open: no hook
     a, b, c = torch.randn(2, 2), torch.randn(2, 2), torch.randn(3, 2)
-    queue.step.begin_step(dict(labels=torch.tensor([0, 1])))
-    queue.step.stash(a)
-    queue.step.stash(b)  # a second call of the step (another view)
-    assert queue.is_empty and queue.step.has_pending  # nothing visible yet
-    assert queue.step.end_step() == {}
-    assert not queue.step.has_pending and queue.filled == 4
-    queue.step.begin_step(dict(labels=torch.tensor([2, 3, 4]),
+    queue.begin_step(dict(labels=torch.tensor([0, 1])))
+    queue.stash(a)
+    queue.stash(b)  # a second call of the step (another view)
+    assert queue.is_empty and queue.has_pending  # nothing visible yet
+    assert queue.end_step() == {}
+    assert not queue.has_pending and queue.filled == 4
+    queue.begin_step(dict(labels=torch.tensor([2, 3, 4]),
                                sample_idx=torch.tensor([7, 8, 9])))
-    queue.step.stash(c)
-    queue.step.end_step()
+    queue.stash(c)
+    queue.end_step()
     assert queue.filled == 7
     assert torch.allclose(queue.queue[:7],
                           F.normalize(torch.cat([a, b, c]), dim=1))
     assert queue.labels[:7].tolist() == [0, 1, 0, 1, 2, 3, 4]
     assert queue.sample_idx[:7].tolist() == [-1, -1, -1, -1, 7, 8, 9]
     with pytest.raises(RuntimeError, match='begin_step'):
-        queue.step.stash(c)  # the step has ended
+        queue.stash(c)  # the step has ended
 
 
 def test_lookup_falls_back_and_records_label_agreement():
     queue = SupportSetQueue(size=8, feat_dim=2)
     query = torch.tensor([[1., 0.], [0., 1.]])
-    assert queue.step.lookup(query, 1) is None  # empty
+    assert queue.lookup(query, 1) is None  # empty
     queue.enqueue(torch.tensor([[1., .1], [.1, 1.]]),
                   labels=torch.tensor([3, 4]))
-    assert queue.step.lookup(query, 0) is None  # k = 0: neighbours off
-    queue.step.begin_step(use_neighbors=False)  # the hook's warm-up
-    assert queue.step.lookup(query, 1) is None
-    assert queue.step.end_step() == {}
+    assert queue.lookup(query, 0) is None  # k = 0: neighbours off
+    queue.begin_step(use_neighbors=False)  # the hook's warm-up
+    assert queue.lookup(query, 1) is None
+    assert queue.end_step() == {}
     # Two stacked views of a two-sample batch: the labels repeat.
-    queue.step.begin_step(dict(labels=torch.tensor([3, 5])))
-    nbrs = queue.step.lookup(torch.cat([query, query]), 1)
+    queue.begin_step(dict(labels=torch.tensor([3, 5])))
+    nbrs = queue.lookup(torch.cat([query, query]), 1)
     assert nbrs.indices[:, 0].tolist() == [0, 1, 0, 1]
-    stats = queue.step.end_step()
+    stats = queue.end_step()
     assert stats['nn_label_agreement'] == pytest.approx(0.5)
     assert stats['nn_similarity'] == pytest.approx(
         float(F.normalize(torch.tensor([1., .1]), dim=0)[0]))
-    queue.step.begin_step()
-    assert queue.step.end_step() == {}  # each step reports its own
+    queue.begin_step()
+    assert queue.end_step() == {}  # each step reports its own
 
 
 def test_state_dict_round_trip_restores_queue():
@@ -208,13 +208,13 @@ def test_dim_mismatch_and_oversized_batch_are_errors():
 def test_stash_first_only_keeps_the_first_rows_of_a_step():
     queue = SupportSetQueue(size=8, feat_dim=2)
     first, second = torch.randn(2, 2), torch.randn(2, 2)
-    queue.step.begin_step()
-    queue.step.stash(first, first_only=True)
-    queue.step.stash(second, first_only=True)
-    queue.step.end_step()
+    queue.begin_step()
+    queue.stash(first, first_only=True)
+    queue.stash(second, first_only=True)
+    queue.end_step()
     assert queue.filled == 2
     assert torch.allclose(queue.queue[:2], F.normalize(first, dim=1))
-    queue.step.begin_step()
-    queue.step.stash(second, first_only=True)  # a new step: accepted again
-    queue.step.end_step()
+    queue.begin_step()
+    queue.stash(second, first_only=True)  # a new step: accepted again
+    queue.end_step()
     assert queue.filled == 4

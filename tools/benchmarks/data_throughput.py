@@ -179,10 +179,10 @@ def r50_step_ms(cfg: Config, batch: int, size: int, device: str,
 
     def step():
         for _, queue in find_queues(model):  # as SupportSetQueueHook does
-            queue.step.begin_step()
+            queue.begin_step()
         model.train_step(dict(data), optim_wrapper)
         for _, queue in find_queues(model):
-            queue.step.end_step()
+            queue.end_step()
 
     return median_time(step, repeats, sync_of(device)) * 1000
 

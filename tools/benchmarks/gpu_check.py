@@ -209,10 +209,10 @@ def training_steps(name: str, config: str, device: str, steps: int,
         _sync(device)
         start = time.perf_counter()
         for _, queue in find_queues(model):  # as SupportSetQueueHook does
-            queue.step.begin_step()
+            queue.begin_step()
         log_vars = model.train_step(copy.deepcopy(data), wrapper)
         for _, queue in find_queues(model):
-            queue.step.end_step()
+            queue.end_step()
         _sync(device)
         times.append((time.perf_counter() - start) * 1000)
         losses.append(float(log_vars['loss']))

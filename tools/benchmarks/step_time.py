@@ -185,10 +185,10 @@ class Trainer:
 
     def step(self, batch: dict) -> None:
         for queue in self.queues:  # as SupportSetQueueHook does
-            queue.step.begin_step()
+            queue.begin_step()
         self.model.train_step(batch, self.optim)
         for queue in self.queues:
-            queue.step.end_step()
+            queue.end_step()
 
 
 def synthetic_batches(scale: str, n: int) -> List[dict]:

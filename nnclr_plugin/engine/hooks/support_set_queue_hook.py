@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from nnclr_plugin.models.algorithms.nnclr import check_head_dims
+from nnclr_plugin.models.heads.support_set_head import check_head_dims
 from nnclr_plugin.models.memories import SupportSetQueue
 from nnclr_plugin.utils.checks import check_int
 from nnclr_plugin.utils.samples import sample_label
@@ -83,10 +83,10 @@ class SupportSetQueueHook(Hook):
 
     Before training it checks that every queue holds at least one global
     batch. Before each iteration it opens every queue's step
-    (:meth:`SupportSetStep.begin_step`) with the batch's labels and dataset
+    (:meth:`SupportSetQueue.begin_step`) with the batch's labels and dataset
     indices (:func:`batch_meta`; stored with the rows for diagnostics only,
     so no algorithm or head carries them) and, during warm-up, lookups off.
-    After the iteration it ends the step (:meth:`SupportSetStep.end_step`),
+    After the iteration it ends the step (:meth:`SupportSetQueue.end_step`),
     which enqueues what the model stashed (so lookups never see the current
     batch), and logs, per queue, ``support_set/fill`` (share of valid rows)
     and the step's diagnostics: ``nn_similarity`` (mean cosine of the top-1
@@ -146,7 +146,7 @@ class SupportSetQueueHook(Hook):
         use = runner.iter >= self.warmup_iters
         meta = batch_meta(data_batch)
         for _, queue in self.queues:
-            queue.step.begin_step(meta, use_neighbors=use)
+            queue.begin_step(meta, use_neighbors=use)
 
     def after_train_iter(self,
                          runner,
@@ -155,7 +155,7 @@ class SupportSetQueueHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         hub = runner.message_hub
         for name, queue in self.queues:
-            stats = queue.step.end_step()
+            stats = queue.end_step()
             prefix = 'train/support_set/' if len(self.queues) == 1 else \
                 f'train/support_set/{name}/'
             hub.update_scalar(prefix + 'fill', queue.filled / queue.size)

@@ -5,37 +5,8 @@ import torch
 from mmpretrain.models import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
-from torch import nn
 
-
-def linear_out_features(module: nn.Module) -> Optional[int]:
-    """``out_features`` of the last ``nn.Linear`` in ``module``, if any."""
-    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
-    return linears[-1].out_features if linears else None
-
-
-def linear_in_features(module: nn.Module) -> Optional[int]:
-    """``in_features`` of the first ``nn.Linear`` in ``module``, if any."""
-    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
-    return linears[0].in_features if linears else None
-
-
-def check_head_dims(neck: nn.Module, head: nn.Module) -> None:
-    """Fail at build time when the neck does not feed the head's queue."""
-    neck_out = linear_out_features(neck)
-    if neck_out is None:
-        return
-    queue = getattr(head, 'queue', None)
-    if queue is not None and queue.feat_dim != neck_out:
-        raise ValueError(
-            f'model.neck outputs {neck_out}-d projections but '
-            f'model.head.queue.feat_dim={queue.feat_dim}; set them equal')
-    predictor = getattr(head, 'predictor', None)
-    pred_in = None if predictor is None else linear_in_features(predictor)
-    if pred_in is not None and pred_in != neck_out:
-        raise ValueError(
-            f'model.neck outputs {neck_out}-d projections but '
-            f'model.head.predictor takes in_channels={pred_in}')
+from ..heads.support_set_head import check_head_dims
 
 
 @MODELS.register_module()

@@ -76,13 +76,13 @@ class SoftNeighborHead(SupportSetMixin, BaseModule):
         (``candidate_label_agreement``) and weighted by positiveness
         (``weighted_label_agreement``): the weights only help when the
         second is above the first. Needs labels from the hook."""
-        labels = self.queue.step.labels_of(nbrs)
+        labels = self.queue.labels_of(nbrs)
         if labels is None:
             return
         for name, w in (('candidate', None), ('weighted', weights)):
             share = label_agreement(*labels, weights=w)
             if share is not None:
-                self.queue.step.record(f'{name}_label_agreement', share)
+                self.queue.record(f'{name}_label_agreement', share)
 
     def record_peakedness(self, weights: torch.Tensor) -> None:
         """Record how far the ``(B, K)`` weights are from uniform ``1/K``.
@@ -91,12 +91,12 @@ class SoftNeighborHead(SupportSetMixin, BaseModule):
         1 when one candidate takes all); ``positiveness_entropy`` the mean
         entropy divided by ``log K`` (1 when flat, 0 when one-hot).
         """
-        self.queue.step.record('positiveness_max',
+        self.queue.record('positiveness_max',
                                weights.max(dim=1).values.mean())
         k = weights.shape[1]
         if k > 1:
             entropy = -(weights * weights.clamp_min(1e-12).log()).sum(dim=1)
-            self.queue.step.record('positiveness_entropy',
+            self.queue.record('positiveness_entropy',
                                    entropy.mean() / math.log(k))
 
     def loss(self, base_out: torch.Tensor,

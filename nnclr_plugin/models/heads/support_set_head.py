@@ -4,6 +4,7 @@ from typing import Optional
 
 import torch
 from mmpretrain.registry import MODELS
+from torch import nn
 
 from ..memories import Neighbors, SupportSetQueue
 
@@ -23,6 +24,36 @@ def check_embedding_pair(owner: str, base_out: torch.Tensor,
             'support set: use type=\'NNCLR\' instead')
 
 
+def linear_out_features(module: nn.Module) -> Optional[int]:
+    """``out_features`` of the last ``nn.Linear`` in ``module``, if any."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else None
+
+
+def linear_in_features(module: nn.Module) -> Optional[int]:
+    """``in_features`` of the first ``nn.Linear`` in ``module``, if any."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[0].in_features if linears else None
+
+
+def check_head_dims(neck: nn.Module, head: nn.Module) -> None:
+    """Fail at build time when the neck does not feed the head's queue."""
+    neck_out = linear_out_features(neck)
+    if neck_out is None:
+        return
+    queue = getattr(head, 'queue', None)
+    if queue is not None and queue.feat_dim != neck_out:
+        raise ValueError(
+            f'model.neck outputs {neck_out}-d projections but '
+            f'model.head.queue.feat_dim={queue.feat_dim}; set them equal')
+    predictor = getattr(head, 'predictor', None)
+    pred_in = None if predictor is None else linear_in_features(predictor)
+    if pred_in is not None and pred_in != neck_out:
+        raise ValueError(
+            f'model.neck outputs {neck_out}-d projections but '
+            f'model.head.predictor takes in_channels={pred_in}')
+
+
 class SupportSetMixin:
     """Mixed into a head (an ``nn.Module``) that owns a support set.
 
@@ -30,9 +61,9 @@ class SupportSetMixin:
     gives the top-``k`` rows for a batch of targets or None when the head
     must fall back to the targets themselves (``k == 0``, empty queue, the
     hook's warm-up), and :meth:`stash_targets` hands the step's targets to
-    the queue's step, which :class:`SupportSetQueueHook` ends (enqueues)
-    after the optimiser step. Diagnostics go to the same step
-    (``self.queue.step.record``).
+    the queue, which enqueues them when :class:`SupportSetQueueHook` ends
+    the step after the optimiser step. Diagnostics go to the queue's open
+    step (``self.queue.record``).
     """
 
     queue: SupportSetQueue
@@ -65,10 +96,10 @@ class SupportSetMixin:
 
     def neighbors(self, targets: torch.Tensor) -> Optional[Neighbors]:
         """Top-``k`` support-set rows of each target, or None (fall back)."""
-        return self.queue.step.lookup(targets, self.k)
+        return self.queue.lookup(targets, self.k)
 
     def stash_targets(self, targets: torch.Tensor) -> None:
         """Hand this call's targets to the queue (training only)."""
         if self.training and self.k > 0:
-            self.queue.step.stash(targets,
+            self.queue.stash(targets,
                                   first_only=self.enqueue == 'first')

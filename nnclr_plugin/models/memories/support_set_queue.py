@@ -9,7 +9,12 @@ from mmpretrain.registry import MODELS
 from ...utils.checks import check_bool, check_int
 from ..utils import auto_block_size, gather_no_grad, topk_inner_product
 from .neighbors import Neighbors
-from .support_set_step import META, SupportSetStep, complete_meta
+from .support_set_step import (
+    META,
+    SupportSetStep,
+    TrainingStepMixin,
+    complete_meta,
+)
 
 
 def check_block_size(block_size) -> None:
@@ -25,7 +30,7 @@ def check_block_size(block_size) -> None:
 
 
 @MODELS.register_module()
-class SupportSetQueue(BaseModule):
+class SupportSetQueue(TrainingStepMixin, BaseModule):
     """FIFO queue of L2-normalised projections with top-k cosine lookup.
 
     State lives in persistent buffers (``queue``, ``ptr``, ``num_filled``,
@@ -35,12 +40,11 @@ class SupportSetQueue(BaseModule):
     holds the same queue, in rank order, as one process fed the
     concatenated batch would.
 
-    The queue stores and searches; what one training step does with it
-    (lookups for the heads, rows to enqueue after the optimiser step, the
-    batch's metadata, diagnostics) lives in :attr:`step`, a
-    :class:`SupportSetStep` that :class:`SupportSetQueueHook` opens and
-    closes around every iteration. Lookups therefore never see the current
-    batch.
+    A training step uses it through :meth:`begin_step` and
+    :meth:`end_step`, which :class:`SupportSetQueueHook` calls around every
+    iteration, and in between the heads' :meth:`lookup`, :meth:`stash` and
+    :meth:`record`: rows stashed during the step are enqueued when it ends,
+    so lookups never see the current batch.
 
     Args:
         size (int): Number of rows (the support set size).
@@ -90,8 +94,8 @@ class SupportSetQueue(BaseModule):
         for name in META:
             self.register_buffer(name,
                                  torch.full((size, ), -1, dtype=torch.long))
-        # Not checkpointed: the current training step's protocol.
-        self.step = SupportSetStep(self)
+        # Not checkpointed: the open training step, if any.
+        self._step: Optional[SupportSetStep] = None
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,

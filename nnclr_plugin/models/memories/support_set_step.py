@@ -9,8 +9,8 @@ from .neighbors import Neighbors, label_agreement
 # dataset index of the sample whose projection the row holds.
 META = ('labels', 'sample_idx')
 HOOK_HINT = ("add custom_hooks = [dict(type='SupportSetQueueHook')] to the "
-             'config, or call queue.step.begin_step() before and '
-             'queue.step.end_step() after each optimisation step yourself')
+             'config, or call queue.begin_step() before and '
+             'queue.end_step() after each optimisation step yourself')
 
 
 def complete_meta(meta: Dict[str, Optional[torch.Tensor]], num_rows: int,
@@ -25,30 +25,69 @@ def complete_meta(meta: Dict[str, Optional[torch.Tensor]], num_rows: int,
 
 
 class SupportSetStep:
-    """The per-step protocol between a support set, its heads and its hook.
+    """The state of one training step of a support set: the batch's
+    metadata, whether lookups are on, the rows waiting to be enqueued and
+    the diagnostics recorded so far.
 
-    :class:`SupportSetQueueHook` calls :meth:`begin_step` before each
-    training iteration and :meth:`end_step` after the optimiser step.
-    In between, a head calls :meth:`lookup` (None while there is nothing
-    to use: it then falls back to the view itself), :meth:`stash` es the
-    rows to enqueue and :meth:`record` s diagnostics. :meth:`end_step`
-    enqueues the stashed rows, so lookups never see the current batch, and
-    returns the step's diagnostics for the log. Nothing here is
-    checkpointed: a step starts and ends within one iteration.
+    :class:`SupportSetQueue` opens one in ``begin_step``, fills it while
+    the heads look up and stash, and empties it in ``end_step``. It knows
+    nothing of the queue. Nothing here is checkpointed: a step starts and
+    ends within one iteration.
 
     Args:
-        queue (SupportSetQueue): The support set it reads and fills.
+        meta (dict, optional): This rank's batch ``labels`` and
+            ``sample_idx``, ``(B,)`` each or None.
+        use_neighbors (bool): False during the hook's warm-up.
     """
 
-    def __init__(self, queue) -> None:
-        self.queue = queue
-        self.is_open = False
-        self.use_neighbors = True
-        self._meta: Dict[str, Optional[torch.Tensor]] = dict.fromkeys(META)
-        self._pending: List[Tuple[torch.Tensor, Dict]] = []
-        self._stats: Dict[str, List[float]] = {}
+    def __init__(self,
+                 meta: Optional[Dict[str, Optional[torch.Tensor]]] = None,
+                 use_neighbors: bool = True) -> None:
+        meta = meta or {}
+        self.meta = {name: meta.get(name) for name in META}
+        self.use_neighbors = use_neighbors
+        self.pending: List[Tuple[torch.Tensor, Dict]] = []
+        self.stats: Dict[str, List[float]] = {}
 
-    # ------------------------------------------------------- the hook's
+    def keep(self, feats: torch.Tensor, first_only: bool) -> None:
+        """Keep rows to enqueue, with their metadata; with ``first_only``
+        only if nothing is waiting yet."""
+        if first_only and self.pending:
+            return
+        self.pending.append(
+            (feats.detach(), self.meta_for(feats.shape[0], feats.device)))
+
+    def record(self, name: str, value: float) -> None:
+        """Add a value to diagnostic ``name`` (averaged over the step)."""
+        self.stats.setdefault(name, []).append(float(value))
+
+    def summary(self) -> Dict[str, float]:
+        """The mean of each diagnostic recorded."""
+        return {k: sum(v) / len(v) for k, v in self.stats.items() if v}
+
+    def meta_for(self, num_rows: int, device) -> Dict[str, torch.Tensor]:
+        """The batch's metadata for ``num_rows`` rows (views repeat it)."""
+        return complete_meta({
+            name: values.repeat(num_rows // len(values))
+            for name, values in self.meta.items()
+            if values is not None and len(values)
+            and num_rows % len(values) == 0
+        }, num_rows, device)
+
+
+class TrainingStepMixin:
+    """The training-step protocol of :class:`SupportSetQueue`.
+
+    :class:`SupportSetQueueHook` calls :meth:`begin_step` before each
+    iteration and :meth:`end_step` after the optimiser step; in between the
+    heads call :meth:`lookup`, :meth:`stash` and :meth:`record`. Rows
+    stashed during the step are enqueued when it ends, so lookups never see
+    the current batch. Uses the queue's ``nearest``, ``enqueue``,
+    ``check_dim``, ``is_empty``, ``track_labels`` and ``labels``.
+    """
+
+    _step: Optional[SupportSetStep]
+
     def begin_step(self,
                    meta: Optional[Dict[str, Optional[torch.Tensor]]] = None,
                    use_neighbors: bool = True) -> None:
@@ -62,39 +101,38 @@ class SupportSetStep:
             use_neighbors (bool): False during the hook's warm-up: lookups
                 return None, the queue is only filled. Defaults to True.
         """
-        meta = meta or {}
-        self._meta = {name: meta.get(name) for name in META}
-        self.use_neighbors = use_neighbors
-        self._pending = []
-        self._stats = {}
-        self.is_open = True
+        self._step = SupportSetStep(meta, use_neighbors)
 
     def end_step(self) -> Dict[str, float]:
-        """Enqueue the stashed rows (in stash order) and close the step.
+        """Enqueue the rows stashed during the step (in stash order) and
+        close it.
 
         Returns:
             dict: The mean of each diagnostic recorded during the step.
         """
-        if self._pending:
-            feats = torch.cat([f for f, _ in self._pending], dim=0)
-            meta = {name: torch.cat([m[name] for _, m in self._pending])
-                    for name in META}
-            self.queue.enqueue(feats, **meta)
-        stats = {k: sum(v) / len(v) for k, v in self._stats.items() if v}
-        self._pending = []
-        self._stats = {}
-        self.is_open = False
-        return stats
+        step, self._step = self._step, None
+        if step is None:
+            return {}
+        if step.pending:
+            feats = torch.cat([f for f, _ in step.pending], dim=0)
+            self.enqueue(feats, **{
+                name: torch.cat([m[name] for _, m in step.pending])
+                for name in META})
+        return step.summary()
 
-    # ------------------------------------------------------ the heads'
+    @property
+    def has_pending(self) -> bool:
+        """Whether the open step has rows to enqueue."""
+        return self._step is not None and bool(self._step.pending)
+
     def lookup(self, query: torch.Tensor, k: int) -> Optional[Neighbors]:
-        """:meth:`SupportSetQueue.nearest` for training, or None when
-        there is nothing to use: ``k == 0``, an empty queue, or lookups
-        switched off (warm-up). Records the lookup's diagnostics."""
-        queue = self.queue
-        if k == 0 or queue.is_empty or not self.use_neighbors:
+        """:meth:`nearest` for a head, or None when there is nothing to
+        use: ``k == 0``, an empty queue, or lookups off (warm-up). Records
+        the lookup's diagnostics in the open step."""
+        if k == 0 or self.is_empty or (self._step is not None
+                                       and not self._step.use_neighbors):
             return None
-        nbrs = queue.nearest(query, k)
+        nbrs = self.nearest(query, k)
         self.record('nn_similarity', float(nbrs.sims[:, 0].mean()))
         labels = self.labels_of(nbrs)
         if labels is not None:
@@ -114,42 +152,28 @@ class SupportSetStep:
         Raises:
             RuntimeError: If no step is open (no hook manages the queue).
         """
-        if not self.is_open:
+        if self._step is None:
             raise RuntimeError(
                 'SupportSetQueue: rows were produced during training but no '
                 f'SupportSetQueueHook manages this queue; {HOOK_HINT}')
-        self.queue.check_dim(feats, 'stash(feats)')
-        if first_only and self._pending:
-            return
-        self._pending.append(
-            (feats.detach(), self.meta_for(feats.shape[0], feats.device)))
-
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._pending)
+        self.check_dim(feats, 'stash(feats)')
+        self._step.keep(feats, first_only)
 
     def record(self, name: str, value: float) -> None:
-        """Add a value to this step's diagnostic ``name`` (logged as
-        ``support_set/<name>``, averaged over the step)."""
-        self._stats.setdefault(name, []).append(float(value))
-
-    def meta_for(self, num_rows: int, device) -> Dict[str, torch.Tensor]:
-        """The batch's metadata for ``num_rows`` rows (views repeat it)."""
-        return complete_meta({
-            name: values.repeat(num_rows // len(values))
-            for name, values in self._meta.items()
-            if values is not None and len(values)
-            and num_rows % len(values) == 0
-        }, num_rows, device)
+        """Add a value to the open step's diagnostic ``name`` (logged as
+        ``support_set/<name>``, averaged over the step); outside a step,
+        nothing."""
+        if self._step is not None:
+            self._step.record(name, value)
 
     def labels_of(self, nbrs: Neighbors
                   ) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
-        """``(B,)`` labels of this step's queries and ``(B, k)`` stored
-        labels of their neighbours; -1 where unknown. None when the queue
-        does not track labels."""
-        if not self.queue.track_labels:
+        """``(B,)`` labels of the open step's queries and ``(B, k)``
+        stored labels of their neighbours; -1 where unknown. None when the
+        queue does not track labels."""
+        if not self.track_labels:
             return None
-        num_queries = nbrs.indices.shape[0]
-        labels = self.queue.labels
-        return (self.meta_for(num_queries, labels.device)['labels'],
-                labels[nbrs.indices])
+        step = self._step or SupportSetStep()
+        return (step.meta_for(nbrs.indices.shape[0],
+                              self.labels.device)['labels'],
+                self.labels[nbrs.indices])
