@@ -34,7 +34,7 @@ from mmengine.utils import mkdir_or_exist
 from nnclr_plugin.engine.hooks import find_queues
 from nnclr_plugin.evaluation import extract_features, iter_batches
 from nnclr_plugin.models.memories import label_agreement
-from nnclr_plugin.models.utils import topk_inner_product
+from nnclr_plugin.models.memories.cosine_topk import topk_inner_product
 from nnclr_plugin.utils import build_model_from_config, resolve_config_path
 from nnclr_plugin.utils.cli import picture_parser
 from nnclr_plugin.visualization import draw_neighbor_grid, select_queries

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmpretrain.registry import MODELS
 
-from nnclr_plugin.models.utils import BatchMultiViewPreprocessor
+from nnclr_plugin.models.data_preprocessors import BatchMultiViewPreprocessor
 
 
 def batch(n=6, size=8, seed=0):

@@ -11,8 +11,10 @@ from mmpretrain.registry import MODELS
 # The reference test images and BGR helpers (tests/models is on sys.path).
 from test_photometric_ops import IMAGES, from_bgr, to_bgr  # noqa: E402
 
-from nnclr_plugin.models.utils import DeviceViewPreprocessor
-from nnclr_plugin.models.utils.device_view_preprocessor import JITTER_KEYS
+from nnclr_plugin.models.data_preprocessors import DeviceViewPreprocessor
+from nnclr_plugin.models.data_preprocessors.device_view_preprocessor import (
+    JITTER_KEYS,
+)
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 OFF = dict(jitter_prob=0., gray_prob=0., blur_prob=0., solarize_prob=0.)

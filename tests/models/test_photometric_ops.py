@@ -14,7 +14,7 @@ from mmcv.transforms import RandomGrayscale
 from mmpretrain.datasets.transforms import ColorJitter, GaussianBlur, Solarize
 
 import nnclr_plugin  # noqa: F401  (mmcv adjust_hue fix for numpy 2)
-from nnclr_plugin.models.utils import photometric_ops as ops
+from nnclr_plugin.models.data_preprocessors import photometric_ops as ops
 
 
 def photo_like(seed: int, height: int = 40, width: int = 40) -> torch.Tensor:

@@ -192,7 +192,7 @@ def test_head_bad_k():
 @pytest.mark.parametrize('kwargs', [dict(threshold=0.5), dict(learnable=1),
                                     dict(num_heads=0), dict(scale=0.0)])
 def test_positiveness_arguments_are_checked(kwargs):
-    from nnclr_plugin.models.utils import PositivenessCrossAttention
+    from nnclr_plugin.models.heads import PositivenessCrossAttention
     key = next(iter(kwargs))
     with pytest.raises(ValueError, match=f'{key}'):
         PositivenessCrossAttention(embed_dims=8, **kwargs)

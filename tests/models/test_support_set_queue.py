@@ -3,7 +3,10 @@ import torch
 import torch.nn.functional as F
 
 from nnclr_plugin.models import SupportSetQueue
-from nnclr_plugin.models.utils import auto_block_size, topk_inner_product
+from nnclr_plugin.models.memories.cosine_topk import (
+    auto_block_size,
+    topk_inner_product,
+)
 
 
 def brute_force_topk(queue_rows: torch.Tensor, query: torch.Tensor, k: int):

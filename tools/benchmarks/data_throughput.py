@@ -133,7 +133,7 @@ def device_agreement(device: str, other: str = 'cpu',
                      size: int = 224) -> Dict[str, float]:
     """Largest difference, in 0..255 levels, between each photometric op
     on ``device`` and on ``other`` for the same images and parameters."""
-    from nnclr_plugin.models.utils import photometric_ops as ops
+    from nnclr_plugin.models.data_preprocessors import photometric_ops as ops
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (8, 3, size, size), generator=gen).float()
     factor = torch.rand(8, generator=gen) + 0.5

@@ -5,7 +5,7 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from ...utils.checks import check_positive
-from ..utils import gather_with_grad, rank_offset
+from ...utils.dist import gather_with_grad, rank_offset
 
 
 def nn_contrastive_loss(positives: torch.Tensor,

@@ -5,7 +5,7 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from ...utils.checks import check_bool, check_positive
-from ..utils import gather_no_grad, rank_offset
+from ...utils.dist import gather_no_grad, rank_offset
 
 
 def soft_neighbor_contrastive_loss(predictions: torch.Tensor,

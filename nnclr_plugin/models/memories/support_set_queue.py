@@ -7,7 +7,8 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ...utils.checks import check_bool, check_int
-from ..utils import auto_block_size, gather_no_grad, topk_inner_product
+from ...utils.dist import gather_no_grad
+from .cosine_topk import auto_block_size, topk_inner_product
 from .neighbors import Neighbors
 from .support_set_step import (
     META,
