@@ -1,9 +1,4 @@
 import os
-import os.path as osp
-import sys
-
-# Lets test modules `import helpers`.
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 if not os.environ.get('PYTEST_XDIST_WORKER'):
     # mmengine.config imports yapf, which on its first import on a machine

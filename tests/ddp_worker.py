@@ -6,13 +6,8 @@ processes, or plainly for the single-process reference.
 import argparse
 import json
 import os
-import os.path as osp
-import sys
 
 import torch
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
 from helpers import (  # noqa: E402
     DETERMINISTIC_VIEWS,
     group_norm_everywhere,

@@ -1,7 +1,8 @@
 """Shared pieces of the test suite: config-name parsing, generated and real
 Fashion-MNIST, demo configs shrunk for a real Runner.
 
-``tests/conftest.py`` puts this folder on ``sys.path``: ``import helpers``.
+``pytest.ini``'s ``pythonpath`` puts this folder on ``sys.path``:
+``import helpers``.
 """
 import atexit
 import copy

@@ -1,14 +1,10 @@
 """Fixtures of the config tests (plain helpers: ``tests/helpers.py``)."""
-import os.path as osp
-import sys
-
 import pytest
 import torch
 
 # The downstream helpers (tests/configs/benchmarks/) also make the tiny
 # ImageNet the -gpuaug configs train on.
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'benchmarks'))
-from downstream_helpers import make_tiny_imagenet  # noqa: E402
+from downstream_helpers import make_tiny_imagenet
 
 
 @pytest.fixture(autouse=True, scope='module')

@@ -1,12 +1,8 @@
 """tools/benchmarks/benchmark_docs.py: the machine line names the CPU kind,
 since figures (and float rounding) differ between CPUs of one machine kind."""
-import os.path as osp
-import sys
 
-from helpers import REPO
 
-sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
-import benchmark_docs  # noqa: E402
+import benchmark_docs
 
 CPUINFO = '''processor\t: 0
 vendor_id\t: {vendor}

@@ -1,13 +1,8 @@
 """tools/benchmarks/data_throughput.py: both loaders and the device stage
 run on real JPEGs, and the report renders what it measured."""
 import json
-import os.path as osp
-import sys
 
-from helpers import REPO
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
-import data_throughput  # noqa: E402
+import data_throughput
 
 
 def test_quick_run_measures_both_loaders_and_the_device_stage(tmp_path):

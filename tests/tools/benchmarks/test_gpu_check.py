@@ -1,14 +1,11 @@
 """tools/benchmarks/gpu_check.py: CPU-side parts and comparison logic."""
 import json
 import os.path as osp
-import sys
 
+import gpu_check
 import pytest
 import torch
 from helpers import REPO
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
-import gpu_check  # noqa: E402
 
 
 def test_identical_results_pass_and_deviations_fail():

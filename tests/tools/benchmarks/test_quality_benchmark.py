@@ -16,13 +16,13 @@ import pytest
 import torch
 from helpers import REPO, requires_fmnist
 
-# ``python -m pytest`` (what ``make test`` runs) has the repository root on
-# sys.path already; a bare ``pytest`` does not.
-if REPO not in sys.path:
-    sys.path.append(REPO)
-
-from tools.benchmarks.quality_bench import (ablations, plan, report,  # noqa
-                                            runner, summary)
+from tools.benchmarks.quality_bench import (
+    ablations,
+    plan,
+    report,
+    runner,
+    summary,
+)
 
 SCRIPT = osp.join(REPO, 'tools', 'benchmarks', 'quality.py')
 PACKAGE = 'tools.benchmarks.quality_bench'

@@ -1,15 +1,11 @@
 """tools/benchmarks/step_time.py --checkpoint: a case timed from a training
 state starts from that state, and a checkpoint of another memory size is
 refused naming the option to train it with."""
-import os.path as osp
-import sys
 
 import pytest
+import step_time
 import torch
-from helpers import REPO, synthetic_fmnist_root
-
-sys.path.insert(0, osp.join(REPO, 'tools', 'benchmarks'))
-import step_time  # noqa: E402
+from helpers import synthetic_fmnist_root
 
 
 @pytest.fixture
