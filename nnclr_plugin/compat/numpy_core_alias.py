@@ -9,7 +9,7 @@ last releases for Python 3.8) do not, and the Runner checkpoint's
 alias is registered here, for the submodules of ``numpy.core`` that are
 loaded (the ones a pickle can name): the objects are numpy 1's own.
 
-Needed where ``numpy._core`` cannot be imported.
+Needed where numpy ships no ``numpy._core`` of its own (numpy < 1.26).
 """
 import importlib.util
 import sys
