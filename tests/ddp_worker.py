@@ -8,7 +8,7 @@ import json
 import os
 
 import torch
-from helpers import (  # noqa: E402
+from helpers import (
     DETERMINISTIC_VIEWS,
     group_norm_everywhere,
     loss_history,
@@ -16,10 +16,10 @@ from helpers import (  # noqa: E402
     smooth_activations,
     state_of,
 )
-from mmengine.dist import get_rank  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.dist import get_rank
+from mmengine.runner import Runner
 
-from nnclr_plugin.utils import prepare_cpu_distributed  # noqa: E402
+from nnclr_plugin.utils import prepare_cpu_distributed
 
 
 def main() -> None:
