@@ -43,7 +43,8 @@ def cpu_kind(cpuinfo: str = '/proc/cpuinfo') -> str:
     name = fields.get('model name') or platform.processor() or 'CPU'
     has = [flag for flag in CPU_FLAGS if flag in flags]
     lacks = [flag for flag in CPU_FLAGS if flag not in flags]
-    features = ' '.join(has) + (f', no {" ".join(lacks)}' if lacks else '')
+    features = ', '.join(part for part in (
+        ' '.join(has), 'no ' + ' '.join(lacks) if lacks else '') if part)
     model = (f'family {fields["cpu family"]} model {fields["model"]}; '
              if 'cpu family' in fields and 'model' in fields else '')
     return f'{name} ({model}{features})' if flags else name
